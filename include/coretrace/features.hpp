@@ -1,0 +1,40 @@
+// Probes of what the running kernel can do, each testing the mechanism itself (a trial load, the
+// PMU or tracefs entry, a map creation), never a symbol's mere presence: a function listed in
+// /proc/kallsyms says nothing about whether a kprobe can attach to it.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace coretrace::features {
+
+struct Support {
+    bool ok = false;
+    std::string reason; // why not, or how it was established
+    explicit operator bool() const { return ok; }
+};
+
+// True when the user turned a mechanism off with CORETRACE_DISABLE (comma-separated among
+// tp_btf, raw_tp, tracepoint, fentry, kprobe, ringbuf): a way around a broken hook on some
+// kernel, and how the tests run fallback paths on a kernel that has the preferred one.
+bool disabled_by_user(std::string_view mechanism);
+
+// tracefs mount point (mounting it when missing and allowed), or "" if unavailable.
+std::string tracefs_root();
+
+Support kernel_btf();
+// A classic tracepoint "category:event": its tracefs format file exists.
+Support tracepoint(std::string_view category, std::string_view event);
+// Raw tracepoints: the program type loads and the tracepoint exists.
+Support raw_tracepoint(std::string_view event);
+// BTF-typed tracepoint: btf_trace_<event> in the kernel's BTF and a trial tracing program loads.
+Support tp_btf(std::string_view event);
+// fentry/fexit on a kernel function: trial load against its BTF id. Distinguishes a kernel that
+// refuses the mechanism (EPERM/EINVAL) from a function without BTF.
+Support fentry(std::string_view function, bool exit = false);
+// kprobes: a kprobe PMU or tracefs kprobe_events exists.
+Support kprobe();
+Support ring_buffer();
+Support perf_event_software();
+
+} // namespace coretrace::features

@@ -1,0 +1,50 @@
+// Hook choice as data: a tool lists, for one event, the programs that can observe it in order of
+// preference; the first one the running kernel supports is kept, the others do not load, and -v
+// says which was chosen and why the ones before it were passed over.
+#pragma once
+
+#include "coretrace/features.hpp"
+
+#include <bpf/libbpf.h>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace coretrace::hooks {
+
+enum class Kind { fentry, fexit, kprobe, kretprobe, tp_btf, raw_tp, tracepoint, other };
+
+struct Hook {
+    Kind kind = Kind::other;
+    std::string target; // "sched_switch", "syscalls:sys_enter_write", "vfs_read", ...
+
+    // Parses a libbpf section name: "tp_btf/sched_switch", "tp/syscalls/sys_enter_write", ...
+    static Hook from_section(std::string_view section);
+    std::string describe() const; // "tp_btf/sched_switch"
+};
+
+// Answers "does this kernel support this hook?"; tests substitute their own.
+class Prober {
+  public:
+    virtual ~Prober() = default;
+    virtual features::Support probe(const Hook& hook) = 0;
+};
+Prober& kernel_prober();
+
+struct Choice {
+    std::size_t index = 0; // into the candidate list
+    Hook hook;
+    std::string reason;                                    // why it was possible
+    std::vector<std::pair<Hook, std::string>> passed_over; // earlier candidates, why not
+};
+
+// Picks the first supported hook; throws Error naming `event` and every reason if none is.
+Choice choose(std::string_view event, const std::vector<Hook>& candidates, Prober& prober);
+
+// For skeleton programs: chooses by their section names, disables autoload of all others and
+// logs the choice (-v). Returns the chosen program.
+bpf_program* prefer(std::string_view event, std::initializer_list<bpf_program*> candidates,
+                    Prober& prober = kernel_prober());
+
+} // namespace coretrace::hooks

@@ -1,0 +1,54 @@
+// How a tool's main loop ends: SIGINT, SIGTERM and SIGHUP are turned into a readable fd (so
+// they never interrupt printing halfway) and into "stop requested"; [interval] [count] pacing.
+#pragma once
+
+#include "coretrace/fd.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace coretrace {
+
+class StopSignals {
+  public:
+    // Blocks the signals in this thread (threads created later inherit it): create it first.
+    StopSignals();
+    ~StopSignals();
+    StopSignals(const StopSignals&) = delete;
+    StopSignals& operator=(const StopSignals&) = delete;
+
+    // Waits up to `timeout`; true when a stop signal arrived (now or before).
+    bool wait_for(std::chrono::milliseconds timeout);
+    bool requested();
+    int fd() const { return fd_.get(); }
+    int signal() const { return signal_; } // the signal that stopped us, 0 if none
+
+  private:
+    UniqueFd fd_;
+    int signal_ = 0;
+};
+
+// Positional [interval] [count] of the interval tools: every `interval` print, `count` times.
+struct Pacing {
+    std::chrono::seconds interval{99999999};
+    std::optional<long> count;
+
+    // Runs `report` each interval until count is reached or a stop signal arrives (then one
+    // last report). Returns true if stopped by a signal.
+    template <typename Report> bool run(StopSignals& stop, Report&& report) const {
+        for (long done = 0;;) {
+            bool signalled = stop.wait_for(interval);
+            report();
+            if (signalled || (count && ++done >= *count))
+                return signalled;
+        }
+    }
+};
+
+// "HH:MM:SS" local time, as libbpf-tools' -T prints it.
+std::string clock_time();
+// Nanoseconds since the Unix epoch (for JSON).
+std::int64_t unix_time_ns();
+
+} // namespace coretrace

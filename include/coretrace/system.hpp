@@ -1,0 +1,28 @@
+// Facts about the machine and the caller that tools check before loading anything.
+#pragma once
+
+#include "coretrace/fd.hpp"
+
+#include <string>
+#include <sys/types.h>
+
+namespace coretrace::sys {
+
+// /proc/sys/kernel/pid_max.
+int pid_max();
+// Throws Error("no process with PID N") unless the process exists.
+void require_process(pid_t pid);
+// Throws a clear Error unless the caller can load and attach tracing programs (root, or
+// CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN).
+void require_bpf_privileges();
+// Mounts bpffs at /sys/fs/bpf when missing; throws if that is impossible.
+void require_bpffs();
+// tracefs root, mounted if missing; throws if that is impossible.
+std::string require_tracefs();
+// Opens a cgroup v2 directory for a cgroup array; throws a clear Error for a missing path or a
+// path that is not on cgroup v2.
+UniqueFd open_cgroup_v2(const std::string& path);
+// The first line of a file (trailing newline removed), or "" if unreadable.
+std::string read_first_line(const std::string& path);
+
+} // namespace coretrace::sys

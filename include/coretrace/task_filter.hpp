@@ -1,0 +1,34 @@
+// The C++ half of bpf/include/coretrace/filter.bpf.h: validates -p/-t/-c input before anything
+// loads, writes the .rodata switches, and installs the cgroup after load.
+#pragma once
+
+#include "coretrace/fd.hpp"
+
+#include <bpf/libbpf.h>
+#include <string>
+#include <sys/types.h>
+
+namespace coretrace {
+
+class TaskFilter {
+  public:
+    pid_t tgid = 0;          // 0: any process
+    pid_t tid = 0;           // 0: any thread
+    std::string cgroup_path; // empty: any cgroup
+
+    // Throws a one-line Error for a PID that does not exist or a bad cgroup path.
+    void validate();
+    // Before load: the filter.bpf.h globals of a skeleton's .rodata.
+    template <typename Rodata> void configure(Rodata* rodata) const {
+        rodata->ct_targ_tgid = static_cast<__u32>(tgid);
+        rodata->ct_targ_tid = static_cast<__u32>(tid);
+        rodata->ct_filter_cgroup = cgroup_fd_.get() >= 0;
+    }
+    // After load: puts the cgroup into the ct_cgroup_filter map (no-op without -c).
+    void install(bpf_map* cgroup_filter_map) const;
+
+  private:
+    UniqueFd cgroup_fd_;
+};
+
+} // namespace coretrace

@@ -1,0 +1,189 @@
+// Kernel feature probes. Each one exercises the mechanism a tool would use (loading a two-
+// instruction program of the right type, opening the event), so its answer is the tool's fate.
+#include "coretrace/features.hpp"
+
+#include "coretrace/error.hpp"
+#include "coretrace/fd.hpp"
+#include "coretrace/kernel_btf.hpp"
+#include "coretrace/system.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fmt/format.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace coretrace::features {
+namespace {
+
+// r0 = 0; exit: the smallest program every type accepts.
+constexpr bpf_insn return_zero[] = {
+    {BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0},
+    {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+};
+
+UniqueFd trial_load(bpf_prog_type type, bpf_attach_type attach_type, std::uint32_t attach_btf_id) {
+    bpf_prog_load_opts opts{};
+    opts.sz = sizeof(opts);
+    opts.expected_attach_type = attach_type;
+    opts.attach_btf_id = attach_btf_id;
+    errno = 0;
+    int fd = bpf_prog_load(type, nullptr, "GPL", return_zero, 2, &opts);
+    if (fd < 0 && errno == 0)
+        errno = -fd;
+    return UniqueFd(fd);
+}
+
+Support yes(std::string reason) {
+    return {true, std::move(reason)};
+}
+Support no(std::string reason) {
+    return {false, std::move(reason)};
+}
+
+bool readable(const std::string& path) {
+    return ::access(path.c_str(), R_OK) == 0;
+}
+
+Support disabled(std::string_view mechanism) {
+    return no(fmt::format("{} disabled by CORETRACE_DISABLE", mechanism));
+}
+
+} // namespace
+
+bool disabled_by_user(std::string_view mechanism) {
+    const char* env = std::getenv("CORETRACE_DISABLE");
+    if (!env)
+        return false;
+    std::string_view list(env);
+    while (!list.empty()) {
+        auto comma = list.find(',');
+        if (list.substr(0, comma) == mechanism)
+            return true;
+        list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+    }
+    return false;
+}
+
+std::string tracefs_root() {
+    try {
+        return sys::require_tracefs();
+    } catch (const Error&) {
+        return {};
+    }
+}
+
+Support kernel_btf() {
+    if (readable(btf::vmlinux_path))
+        return yes(fmt::format("{} is readable", btf::vmlinux_path));
+    return no(fmt::format("kernel has no BTF ({} missing; needs CONFIG_DEBUG_INFO_BTF)",
+                          btf::vmlinux_path));
+}
+
+Support tracepoint(std::string_view category, std::string_view event) {
+    if (disabled_by_user("tracepoint"))
+        return disabled("tracepoint");
+    std::string root = tracefs_root();
+    if (root.empty())
+        return no("tracefs is not mounted and cannot be mounted");
+    std::string format = fmt::format("{}/events/{}/{}/format", root, category, event);
+    if (!readable(format))
+        return no(fmt::format("no tracepoint {}:{} ({} missing)", category, event, format));
+    return yes(fmt::format("{} exists", format));
+}
+
+Support raw_tracepoint(std::string_view event) {
+    if (disabled_by_user("raw_tp"))
+        return disabled("raw_tp");
+    UniqueFd prog = trial_load(BPF_PROG_TYPE_RAW_TRACEPOINT, static_cast<bpf_attach_type>(0), 0);
+    if (!prog)
+        return no(fmt::format("raw tracepoint programs do not load: {}", std::strerror(errno)));
+    std::string name(event);
+    UniqueFd link(bpf_raw_tracepoint_open(name.c_str(), prog.get()));
+    if (!link)
+        return no(
+            fmt::format("raw tracepoint {} cannot be opened: {}", event, std::strerror(errno)));
+    return yes(fmt::format("raw tracepoint {} opened in a trial", event));
+}
+
+Support tp_btf(std::string_view event) {
+    if (disabled_by_user("tp_btf"))
+        return disabled("tp_btf");
+    if (auto btf = kernel_btf(); !btf)
+        return btf;
+    std::string type_name = fmt::format("btf_trace_{}", event);
+    auto id = btf::find_type_id(btf::vmlinux_path, type_name, btf::Kind::typedef_);
+    if (!id)
+        return no(
+            fmt::format("kernel BTF has no {} (no such tracepoint, or BTF too old)", type_name));
+    UniqueFd prog = trial_load(BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, *id);
+    if (!prog)
+        return no(fmt::format("BTF-typed tracepoint programs do not load here: {}",
+                              std::strerror(errno)));
+    return yes(fmt::format("a tp_btf program for {} loaded in a trial", event));
+}
+
+Support fentry(std::string_view function, bool exit) {
+    if (disabled_by_user("fentry"))
+        return disabled("fentry");
+    if (auto btf = kernel_btf(); !btf)
+        return btf;
+    auto id = btf::find_type_id(btf::vmlinux_path, function, btf::Kind::func);
+    if (!id)
+        return no(fmt::format("{} is not a BTF function of this kernel, so fentry cannot attach to "
+                              "it (ESRCH)",
+                              function));
+    UniqueFd prog =
+        trial_load(BPF_PROG_TYPE_TRACING, exit ? BPF_TRACE_FEXIT : BPF_TRACE_FENTRY, *id);
+    if (!prog)
+        return no(fmt::format("this kernel refuses {} programs: {} (lockdown, or no ftrace direct "
+                              "calls)",
+                              exit ? "fexit" : "fentry", std::strerror(errno)));
+    UniqueFd link(
+        bpf_link_create(prog.get(), 0, exit ? BPF_TRACE_FEXIT : BPF_TRACE_FENTRY, nullptr));
+    if (!link)
+        return no(fmt::format("{} on {} loads but does not attach: {}", exit ? "fexit" : "fentry",
+                              function, std::strerror(errno)));
+    return yes(fmt::format("{} on {} loaded and attached in a trial", exit ? "fexit" : "fentry",
+                           function));
+}
+
+Support kprobe() {
+    if (disabled_by_user("kprobe"))
+        return disabled("kprobe");
+    if (readable("/sys/bus/event_source/devices/kprobe/type"))
+        return yes("kprobe PMU present");
+    std::string root = tracefs_root();
+    if (!root.empty() && readable(root + "/kprobe_events"))
+        return yes("tracefs kprobe_events present");
+    return no("this kernel has no kprobes (no kprobe PMU, no tracefs kprobe_events)");
+}
+
+Support ring_buffer() {
+    if (disabled_by_user("ringbuf"))
+        return disabled("ringbuf");
+    int ret = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr);
+    return ret == 1 ? yes("ring buffer map created in a trial")
+                    : no("no BPF ring buffer (kernel older than 5.8)");
+}
+
+Support perf_event_software() {
+    perf_event_attr attr{};
+    attr.size = sizeof(attr);
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_CPU_CLOCK;
+    attr.sample_freq = 1;
+    attr.freq = 1;
+    attr.disabled = 1;
+    UniqueFd fd(
+        static_cast<int>(syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC)));
+    if (!fd)
+        return no(fmt::format("software perf events cannot be opened: {}", std::strerror(errno)));
+    return yes("cpu-clock perf event opened in a trial");
+}
+
+} // namespace coretrace::features

@@ -1,0 +1,149 @@
+// Hook choice: parse section names into hooks, probe them in order, keep the first that works.
+#include "coretrace/hooks.hpp"
+
+#include "coretrace/error.hpp"
+#include "coretrace/log.hpp"
+
+#include <fmt/format.h>
+#include <map>
+
+namespace coretrace::hooks {
+namespace {
+
+struct Prefix {
+    std::string_view section;
+    Kind kind;
+};
+constexpr Prefix prefixes[] = {
+    {"fentry/", Kind::fentry},         {"fexit/", Kind::fexit},   {"kprobe/", Kind::kprobe},
+    {"kretprobe/", Kind::kretprobe},   {"tp_btf/", Kind::tp_btf}, {"raw_tp/", Kind::raw_tp},
+    {"raw_tracepoint/", Kind::raw_tp}, {"tp/", Kind::tracepoint}, {"tracepoint/", Kind::tracepoint},
+};
+
+std::string_view kind_name(Kind kind) {
+    switch (kind) {
+    case Kind::fentry:
+        return "fentry";
+    case Kind::fexit:
+        return "fexit";
+    case Kind::kprobe:
+        return "kprobe";
+    case Kind::kretprobe:
+        return "kretprobe";
+    case Kind::tp_btf:
+        return "tp_btf";
+    case Kind::raw_tp:
+        return "raw_tp";
+    case Kind::tracepoint:
+        return "tp";
+    case Kind::other:
+        break;
+    }
+    return "other";
+}
+
+class KernelProber final : public Prober {
+  public:
+    features::Support probe(const Hook& hook) override {
+        // Several programs of one tool often share a hook kind: probe each (kind, target) once.
+        auto key = hook.describe();
+        if (auto it = cache_.find(key); it != cache_.end())
+            return it->second;
+        return cache_[key] = probe_uncached(hook);
+    }
+
+  private:
+    static features::Support probe_uncached(const Hook& hook) {
+        switch (hook.kind) {
+        case Kind::fentry:
+        case Kind::fexit:
+            return features::fentry(hook.target, hook.kind == Kind::fexit);
+        case Kind::kprobe:
+        case Kind::kretprobe:
+            return features::kprobe();
+        case Kind::tp_btf:
+            return features::tp_btf(hook.target);
+        case Kind::raw_tp:
+            return features::raw_tracepoint(hook.target);
+        case Kind::tracepoint: {
+            auto colon = hook.target.find(':');
+            return features::tracepoint(hook.target.substr(0, colon),
+                                        hook.target.substr(colon + 1));
+        }
+        case Kind::other:
+            break;
+        }
+        return {true, "not probed (no probe for this program type)"};
+    }
+    std::map<std::string, features::Support> cache_;
+};
+
+} // namespace
+
+Hook Hook::from_section(std::string_view section) {
+    for (const auto& prefix : prefixes) {
+        if (!section.starts_with(prefix.section))
+            continue;
+        std::string target(section.substr(prefix.section.size()));
+        if (prefix.kind == Kind::tracepoint)
+            if (auto slash = target.find('/'); slash != std::string::npos)
+                target[slash] = ':';
+        return {prefix.kind, target};
+    }
+    return {Kind::other, std::string(section)};
+}
+
+std::string Hook::describe() const {
+    if (kind == Kind::other)
+        return target;
+    std::string shown = target;
+    if (kind == Kind::tracepoint)
+        if (auto colon = shown.find(':'); colon != std::string::npos)
+            shown[colon] = '/';
+    return fmt::format("{}/{}", kind_name(kind), shown);
+}
+
+Prober& kernel_prober() {
+    static KernelProber prober;
+    return prober;
+}
+
+Choice choose(std::string_view event, const std::vector<Hook>& candidates, Prober& prober) {
+    Choice choice;
+    for (std::size_t i = 0; i < candidates.size(); i++) {
+        features::Support support = prober.probe(candidates[i]);
+        if (support) {
+            choice.index = i;
+            choice.hook = candidates[i];
+            choice.reason = support.reason;
+            return choice;
+        }
+        choice.passed_over.emplace_back(candidates[i], support.reason);
+    }
+    std::string why;
+    for (const auto& [hook, reason] : choice.passed_over)
+        why += fmt::format("{}{}: {}", why.empty() ? "" : "; ", hook.describe(), reason);
+    throw Error(fmt::format("this kernel supports no hook for {} ({})", event, why), EOPNOTSUPP);
+}
+
+bpf_program* prefer(std::string_view event, std::initializer_list<bpf_program*> candidates,
+                    Prober& prober) {
+    std::vector<Hook> hooks;
+    for (bpf_program* prog : candidates)
+        hooks.push_back(Hook::from_section(bpf_program__section_name(prog)));
+    Choice choice = choose(event, hooks, prober);
+    for (const auto& [hook, reason] : choice.passed_over)
+        log::debug("{}: passed over {}: {}", event, hook.describe(), reason);
+    log::debug("{}: using {}: {}", event, choice.hook.describe(), choice.reason);
+    bpf_program* chosen = nullptr;
+    std::size_t i = 0;
+    for (bpf_program* prog : candidates) {
+        bool keep = i++ == choice.index;
+        bpf_program__set_autoload(prog, keep);
+        if (keep)
+            chosen = prog;
+    }
+    return chosen;
+}
+
+} // namespace coretrace::hooks

@@ -1,0 +1,84 @@
+// libbpf's print callback and coretrace's -v output. libbpf reports a verifier rejection only
+// through this callback, so while a capture is active its text is also kept for the Error.
+#include "coretrace/log.hpp"
+
+#include <bpf/libbpf.h>
+#include <cstdarg>
+#include <cstdio>
+#include <mutex>
+
+namespace coretrace::log {
+namespace {
+
+bool verbose_flag = false;
+std::mutex capture_mutex;
+std::string* capture_buffer = nullptr;
+
+int libbpf_print(enum libbpf_print_level level, const char* format, va_list args) {
+    char line[4096];
+    va_list copy;
+    va_copy(copy, args);
+    int n = std::vsnprintf(line, sizeof(line), format, copy);
+    va_end(copy);
+    if (n < 0)
+        return 0;
+    {
+        std::lock_guard lock(capture_mutex);
+        if (capture_buffer)
+            capture_buffer->append(line);
+    }
+    if (verbose_flag && (level != LIBBPF_DEBUG || std::getenv("CORETRACE_LIBBPF_DEBUG")))
+        std::fprintf(stderr, "libbpf: %s", line);
+    return n;
+}
+
+} // namespace
+
+void set_verbose(bool on) {
+    verbose_flag = on;
+}
+bool verbose() {
+    return verbose_flag;
+}
+
+void install_libbpf_logger() {
+    static std::once_flag once;
+    std::call_once(once, [] { libbpf_set_print(libbpf_print); });
+}
+
+void debug_line(const std::string& line) {
+    std::fprintf(stderr, "coretrace: %s\n", line.c_str());
+}
+
+namespace {
+std::string captured_text;
+}
+
+LibbpfCapture::LibbpfCapture() {
+    std::lock_guard lock(capture_mutex);
+    captured_text.clear();
+    capture_buffer = &captured_text;
+}
+
+LibbpfCapture::~LibbpfCapture() {
+    std::lock_guard lock(capture_mutex);
+    capture_buffer = nullptr;
+}
+
+std::string LibbpfCapture::text() const {
+    std::lock_guard lock(capture_mutex);
+    return captured_text;
+}
+
+std::string LibbpfCapture::verifier_log() const {
+    std::string all = text();
+    const std::string begin = "-- BEGIN PROG LOAD LOG --\n", end = "-- END PROG LOAD LOG --";
+    auto from = all.find(begin);
+    if (from == std::string::npos)
+        return {};
+    from += begin.size();
+    auto to = all.find(end, from);
+    return all.substr(from, to == std::string::npos ? std::string::npos : to - from);
+}
+
+} // namespace coretrace::log

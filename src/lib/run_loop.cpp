@@ -1,0 +1,79 @@
+// Stop signals through a signalfd: the main loop sleeps in poll() and wakes on SIGINT, SIGTERM
+// or SIGHUP, so a tool always gets to print its totals and tear down its programs.
+#include "coretrace/run_loop.hpp"
+
+#include "coretrace/error.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+
+namespace coretrace {
+namespace {
+sigset_t stop_set() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    return set;
+}
+} // namespace
+
+StopSignals::StopSignals() {
+    sigset_t set = stop_set();
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    fd_.reset(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!fd_)
+        throw_system_error("signalfd", errno);
+}
+
+StopSignals::~StopSignals() {
+    sigset_t set = stop_set();
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+}
+
+bool StopSignals::wait_for(std::chrono::milliseconds timeout) {
+    using namespace std::chrono;
+    const auto deadline = steady_clock::now() + timeout;
+    while (!requested()) {
+        auto left = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
+        if (left <= 0)
+            return false;
+        pollfd pfd{fd_.get(), POLLIN, 0};
+        if (::poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 1 << 30))) < 0 &&
+            errno != EINTR)
+            throw_system_error("waiting for signals", errno);
+    }
+    return true;
+}
+
+bool StopSignals::requested() {
+    if (signal_)
+        return true;
+    signalfd_siginfo info{};
+    if (::read(fd_.get(), &info, sizeof(info)) == sizeof(info))
+        signal_ = static_cast<int>(info.ssi_signo);
+    return signal_ != 0;
+}
+
+std::string clock_time() {
+    std::time_t now = std::time(nullptr);
+    std::tm local{};
+    localtime_r(&now, &local);
+    char text[16];
+    std::strftime(text, sizeof(text), "%H:%M:%S", &local);
+    return text;
+}
+
+std::int64_t unix_time_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+} // namespace coretrace

@@ -1,0 +1,118 @@
+// Checks of the machine and the caller made before anything is loaded, each failing with one
+// sentence that says what is wrong and what to do.
+#include "coretrace/system.hpp"
+
+#include "coretrace/error.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <fstream>
+#include <linux/capability.h>
+#include <linux/magic.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace coretrace::sys {
+namespace {
+
+bool on_filesystem(const char* path, long magic) {
+    struct statfs st {};
+    return ::statfs(path, &st) == 0 && st.f_type == magic;
+}
+
+bool has_capability(int cap) {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    if (syscall(SYS_capget, &header, data) != 0)
+        return false;
+    return data[cap / 32].effective & (1u << (cap % 32));
+}
+
+std::string cgroup2_mount_point() {
+    std::ifstream mounts("/proc/self/mounts");
+    std::string device, where, type, rest;
+    while (mounts >> device >> where >> type && std::getline(mounts, rest))
+        if (type == "cgroup2")
+            return where;
+    return {};
+}
+
+} // namespace
+
+std::string read_first_line(const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    return line;
+}
+
+int pid_max() {
+    std::string text = read_first_line("/proc/sys/kernel/pid_max");
+    int value = text.empty() ? 0 : std::atoi(text.c_str());
+    if (value <= 0)
+        throw Error("cannot read /proc/sys/kernel/pid_max");
+    return value;
+}
+
+void require_process(pid_t pid) {
+    if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH))
+        throw Error(fmt::format("no process with PID {}", pid), ESRCH);
+}
+
+void require_bpf_privileges() {
+    constexpr int cap_sys_admin = 21, cap_perfmon = 38, cap_bpf = 39;
+    if (has_capability(cap_sys_admin) || (has_capability(cap_bpf) && has_capability(cap_perfmon)))
+        return;
+    throw Error("permission denied: loading BPF programs needs root (CAP_BPF and CAP_PERFMON, or "
+                "CAP_SYS_ADMIN); run with sudo",
+                EPERM);
+}
+
+void require_bpffs() {
+    constexpr const char* path = "/sys/fs/bpf";
+    if (on_filesystem(path, BPF_FS_MAGIC))
+        return;
+    if (::mount("bpf", path, "bpf", 0, "mode=0700") != 0)
+        throw_system_error("bpffs is not mounted at /sys/fs/bpf and mounting it failed", errno);
+}
+
+std::string require_tracefs() {
+    static std::string cached;
+    if (!cached.empty())
+        return cached;
+    constexpr const char* tracing = "/sys/kernel/tracing";
+    constexpr const char* legacy = "/sys/kernel/debug/tracing";
+    if (on_filesystem(tracing, TRACEFS_MAGIC))
+        return cached = tracing;
+    if (::mount("nodev", tracing, "tracefs", 0, nullptr) == 0)
+        return cached = tracing;
+    int err = errno;
+    if (on_filesystem(legacy, TRACEFS_MAGIC))
+        return cached = legacy;
+    throw_system_error("tracefs is not mounted at /sys/kernel/tracing and mounting it failed", err);
+}
+
+UniqueFd open_cgroup_v2(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT)
+            throw Error(fmt::format("cgroup path {} does not exist", path), ENOENT);
+        throw_system_error(fmt::format("cannot open cgroup path {}", path), errno);
+    }
+    struct statfs st {};
+    if (::fstatfs(fd.get(), &st) != 0 || st.f_type != CGROUP2_SUPER_MAGIC) {
+        std::string where = cgroup2_mount_point();
+        throw Error(fmt::format("{} is not a cgroup v2 directory ({})", path,
+                                where.empty() ? "cgroup v2 is not mounted"
+                                              : "cgroup v2 is mounted at " + where),
+                    EINVAL);
+    }
+    return fd;
+}
+
+} // namespace coretrace::sys

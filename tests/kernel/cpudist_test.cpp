@@ -1,0 +1,161 @@
+// cpudist on the real kernel, checked against what the kernel itself counts (/proc context
+// switches) and against workloads whose timing the test controls.
+#include "json_lines.hpp"
+#include "subprocess.hpp"
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <time.h>
+#include <unistd.h>
+
+using namespace coretrace::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+void sleep_ms(long ms) {
+    timespec ts{ms / 1000, (ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+// A workload with a known number of context switches: short sleeps.
+void short_sleeps() {
+    for (int i = 0; i < 300; i++)
+        sleep_ms(1);
+}
+
+// Runs cpudist with `args`, lets `child` do its work while traced, then stops cpudist with
+// SIGINT and returns its JSON Lines output.
+std::vector<nlohmann::json> trace_child(Child& child, std::vector<std::string> args,
+                                        const std::vector<std::string>& env = {}) {
+    args.insert(args.begin(), {coretrace_binary(), "cpudist", "--json"});
+    Subprocess cpudist(args, [&] {
+        for (const auto& e : env)
+            ::putenv(const_cast<char*>(e.c_str()));
+    });
+    EXPECT_TRUE(cpudist.wait_for("Hit Ctrl-C")) << cpudist.err();
+    child.go();
+    EXPECT_TRUE(child.wait_done());
+    cpudist.signal(SIGINT);
+    EXPECT_EQ(cpudist.wait(), 0) << cpudist.err();
+    return json_lines(cpudist.out());
+}
+
+const nlohmann::json* histogram_of(const std::vector<nlohmann::json>& lines, pid_t pid) {
+    for (const auto& line : lines)
+        for (const auto& h : line["histograms"])
+            if (h["pid"] == pid)
+                return &h;
+    return nullptr;
+}
+
+class CpudistHooks : public testing::TestWithParam<std::string> {};
+
+} // namespace
+
+// Every on-CPU slice of the child is one switch-out of it: the histogram's total must equal the
+// kernel's count of the child's context switches while traced. Run on each hook.
+TEST_P(CpudistHooks, PerProcessCountMatchesContextSwitches) {
+    Child child(short_sleeps);
+    std::vector<std::string> env;
+    if (!GetParam().empty())
+        env.push_back("CORETRACE_DISABLE=" + GetParam());
+
+    std::vector<std::string> args = {"-P", "-p", std::to_string(child.pid())};
+    args.insert(args.begin(), {coretrace_binary(), "cpudist", "--json", "-v"});
+    Subprocess cpudist(args, [&] {
+        for (const auto& e : env)
+            ::putenv(const_cast<char*>(e.c_str()));
+    });
+    ASSERT_TRUE(cpudist.wait_for("Hit Ctrl-C")) << cpudist.err();
+    long before = context_switches(child.pid());
+    child.go();
+    ASSERT_TRUE(child.wait_done());
+    long switches = context_switches(child.pid()) - before;
+    cpudist.signal(SIGINT);
+    ASSERT_EQ(cpudist.wait(), 0) << cpudist.err();
+
+    std::string expected_hook =
+        GetParam() == "tp_btf" ? "using raw_tp/sched_switch" : "using tp_btf/sched_switch";
+    EXPECT_NE(cpudist.err().find(expected_hook), std::string::npos) << cpudist.err();
+
+    auto lines = json_lines(cpudist.out());
+    ASSERT_EQ(lines.size(), 1u);
+    const auto* hist = histogram_of(lines, child.pid());
+    ASSERT_NE(hist, nullptr) << cpudist.out();
+    EXPECT_GE(switches, 300);
+    EXPECT_NEAR(hist->at("count").get<long>(), switches, 2) << "kernel counted " << switches;
+    EXPECT_EQ(lines[0]["histograms"].size(), 1u) << "only the filtered PID may appear";
+}
+
+INSTANTIATE_TEST_SUITE_P(Hooks, CpudistHooks, testing::Values("", "tp_btf"), [](const auto& info) {
+    return info.param.empty() ? "TpBtf" : "RawTpFallback";
+});
+
+TEST(Cpudist, OffCpuSeesTheChildsSleeps) {
+    Child child([] {
+        for (int i = 0; i < 5; i++)
+            sleep_ms(45);
+    });
+    auto lines = trace_child(child, {"-O", "-m", "-P", "-p", std::to_string(child.pid())});
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0]["mode"], "off-cpu");
+    EXPECT_EQ(lines[0]["unit"], "msecs");
+    const auto* hist = histogram_of(lines, child.pid());
+    ASSERT_NE(hist, nullptr) << lines[0].dump();
+    // 45 ms asleep falls in the 32 -> 63 ms slot.
+    long in_slot = 0;
+    for (const auto& bucket : hist->at("buckets"))
+        if (bucket["min_msecs"] == 32)
+            in_slot = bucket["count"];
+    EXPECT_EQ(in_slot, 5) << hist->dump();
+}
+
+TEST(Cpudist, CgroupFilterSeesOnlyThatCgroup) {
+    const fs::path unified = "/sys/fs/cgroup/unified";
+    if (!fs::exists(unified / "cgroup.procs"))
+        GTEST_SKIP() << "no cgroup v2 hierarchy at " << unified;
+    const fs::path cgroup = unified / ("coretrace-test-" + std::to_string(::getpid()));
+    fs::create_directory(cgroup);
+    struct Remove {
+        fs::path path;
+        ~Remove() { ::rmdir(path.c_str()); }
+    } remove{cgroup};
+
+    Child inside(short_sleeps);
+    Child outside(short_sleeps);
+    std::ofstream(cgroup / "cgroup.procs") << inside.pid() << std::endl;
+
+    Subprocess cpudist({coretrace_binary(), "cpudist", "--json", "-P", "-c", cgroup.string()});
+    ASSERT_TRUE(cpudist.wait_for("Hit Ctrl-C")) << cpudist.err();
+    inside.go();
+    outside.go();
+    ASSERT_TRUE(inside.wait_done());
+    ASSERT_TRUE(outside.wait_done());
+    cpudist.signal(SIGINT);
+    ASSERT_EQ(cpudist.wait(), 0) << cpudist.err();
+
+    auto lines = json_lines(cpudist.out());
+    ASSERT_EQ(lines.size(), 1u);
+    ASSERT_NE(histogram_of(lines, inside.pid()), nullptr) << lines[0].dump();
+    EXPECT_GE(histogram_of(lines, inside.pid())->at("count").get<long>(), 300);
+    for (const auto& h : lines[0]["histograms"])
+        EXPECT_EQ(h["pid"], inside.pid()) << "PID " << h["pid"] << " is not in the cgroup";
+}
+
+TEST(Cpudist, IntervalAndCountStopByThemselves) {
+    Subprocess cpudist({coretrace_binary(), "cpudist", "--json", "1", "2"});
+    ASSERT_EQ(cpudist.wait(10s), 0) << cpudist.err();
+    auto lines = json_lines(cpudist.out());
+    ASSERT_EQ(lines.size(), 2u);
+    // A busy system switches constantly: each interval has slices.
+    for (const auto& line : lines) {
+        ASSERT_EQ(line["histograms"].size(), 1u);
+        EXPECT_GT(line["histograms"][0]["count"].get<long>(), 0);
+        EXPECT_FALSE(line["histograms"][0].contains("pid"));
+    }
+    EXPECT_LT(lines[0]["time_unix_ns"].get<long long>(), lines[1]["time_unix_ns"].get<long long>());
+}
