@@ -2,6 +2,7 @@
 // load -> attach, with every failure an Error and everything released when it dies.
 #pragma once
 
+#include "coretrace/core_btf.hpp"
 #include "coretrace/error.hpp"
 #include "coretrace/log.hpp"
 
@@ -13,8 +14,11 @@
 namespace coretrace {
 
 struct OpenOptions {
-    // BTF to use for CO-RE relocations instead of the running kernel's (e.g. a minimized copy).
+    // BTF to use for CO-RE relocations instead of the running kernel's.
     std::string btf_custom_path;
+    // Without btf_custom_path: relocate against a minimized copy of the kernel's BTF, cached
+    // per kernel build (core_btf.hpp), instead of parsing all of it at every start.
+    bool minimized_kernel_btf = true;
 };
 
 namespace detail {
@@ -33,8 +37,14 @@ template <typename Skel> class Skeleton {
         log::install_libbpf_logger();
         bpf_object_open_opts opts{};
         opts.sz = sizeof(opts);
-        if (!options.btf_custom_path.empty())
-            opts.btf_custom_path = options.btf_custom_path.c_str();
+        std::string btf_path = options.btf_custom_path;
+        if (btf_path.empty() && options.minimized_kernel_btf) {
+            std::size_t size = 0;
+            const void* elf = Skel::elf_bytes(&size);
+            btf_path = btf::cached_minimized_btf({static_cast<const std::byte*>(elf), size});
+        }
+        if (!btf_path.empty())
+            opts.btf_custom_path = btf_path.c_str();
         errno = 0;
         Skel* raw = Skel::open(&opts);
         detail::check_opened(raw);

@@ -79,7 +79,7 @@ TEST_P(CpudistHooks, PerProcessCountMatchesContextSwitches) {
     ASSERT_EQ(cpudist.wait(), 0) << cpudist.err();
 
     std::string expected_hook =
-        GetParam() == "tp_btf" ? "using raw_tp/sched_switch" : "using tp_btf/sched_switch";
+        GetParam() == "raw_tp" ? "using tp_btf/sched_switch" : "using raw_tp/sched_switch";
     EXPECT_NE(cpudist.err().find(expected_hook), std::string::npos) << cpudist.err();
 
     auto lines = json_lines(cpudist.out());
@@ -91,9 +91,12 @@ TEST_P(CpudistHooks, PerProcessCountMatchesContextSwitches) {
     EXPECT_EQ(lines[0]["histograms"].size(), 1u) << "only the filtered PID may appear";
 }
 
-INSTANTIATE_TEST_SUITE_P(Hooks, CpudistHooks, testing::Values("", "tp_btf"), [](const auto& info) {
-    return info.param.empty() ? "TpBtf" : "RawTpFallback";
-});
+INSTANTIATE_TEST_SUITE_P(Hooks, CpudistHooks, testing::Values("", "raw_tp", "btf_cache"),
+                         [](const auto& info) {
+                             return info.param.empty()       ? std::string("RawTp")
+                                    : info.param == "raw_tp" ? std::string("TpBtfFallback")
+                                                             : std::string("FullKernelBtf");
+                         });
 
 TEST(Cpudist, OffCpuSeesTheChildsSleeps) {
     Child child([] {
