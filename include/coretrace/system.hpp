@@ -10,8 +10,11 @@ namespace coretrace::sys {
 
 // /proc/sys/kernel/pid_max.
 int pid_max();
-// Throws Error("no process with PID N") unless the process exists.
+// Throws Error("no process with PID N") unless the process exists, and a clear Error when `pid`
+// is a thread of another process (tracing it by PID would silently match nothing).
 void require_process(pid_t pid);
+// Throws Error("no thread with TID N") unless the thread exists.
+void require_thread(pid_t tid);
 // Throws a clear Error unless the caller can load and attach tracing programs (root, or
 // CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN).
 void require_bpf_privileges();

@@ -36,6 +36,10 @@ struct CommonOptions {
     bool json = false;
     bool timestamp = false;
 };
+// Validators whose messages read well ("interval: must be a positive integer, not '0'").
+extern const CLI::Validator positive_integer;
+extern const CLI::Validator positive_number;
+
 // Adds -v/--verbose and --json (and -T when `with_timestamp`).
 void add_common_options(CLI::App& app, CommonOptions& common, bool with_timestamp);
 

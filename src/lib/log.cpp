@@ -28,7 +28,7 @@ int libbpf_print(enum libbpf_print_level level, const char* format, va_list args
             capture_buffer->append(line);
     }
     if (verbose_flag && (level != LIBBPF_DEBUG || std::getenv("CORETRACE_LIBBPF_DEBUG")))
-        std::fprintf(stderr, "libbpf: %s", line);
+        std::fputs(line, stderr); // libbpf prefixes its own messages
     return n;
 }
 

@@ -59,9 +59,25 @@ int pid_max() {
     return value;
 }
 
+void require_thread(pid_t tid) {
+    if (tid <= 0 || (::kill(tid, 0) != 0 && errno == ESRCH))
+        throw Error(fmt::format("no thread with TID {}", tid), ESRCH);
+}
+
 void require_process(pid_t pid) {
     if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH))
         throw Error(fmt::format("no process with PID {}", pid), ESRCH);
+    std::ifstream status(fmt::format("/proc/{}/status", pid));
+    std::string line;
+    while (std::getline(status, line))
+        if (line.starts_with("Tgid:")) {
+            int tgid = std::atoi(line.c_str() + 5);
+            if (tgid != pid)
+                throw Error(fmt::format("{} is a thread of process {}, not a process: use -p {}",
+                                        pid, tgid, tgid),
+                            EINVAL);
+            return;
+        }
 }
 
 void require_bpf_privileges() {

@@ -12,7 +12,7 @@ void TaskFilter::validate() {
     if (tgid)
         sys::require_process(tgid);
     if (tid)
-        sys::require_process(tid);
+        sys::require_thread(tid);
     if (!cgroup_path.empty())
         cgroup_fd_ = sys::open_cgroup_v2(cgroup_path);
 }

@@ -36,9 +36,25 @@ const ToolInfo* find_tool(std::string_view name) {
     return nullptr;
 }
 
+namespace {
+template <typename T> CLI::Validator positive(const char* what) {
+    return CLI::Validator(
+        [what](std::string& text) -> std::string {
+            T value{};
+            if (!CLI::detail::lexical_cast(text, value) || !(value > 0))
+                return fmt::format("must be {}, not '{}'", what, text);
+            return {};
+        },
+        what);
+}
+} // namespace
+
+const CLI::Validator positive_integer = positive<long long>("a positive integer");
+const CLI::Validator positive_number = positive<double>("a positive number");
+
 void add_common_options(CLI::App& app, CommonOptions& common, bool with_timestamp) {
     app.add_flag("-v,--verbose", common.verbose, "Verbose: hook choices and libbpf's log");
-    app.add_flag("--json", common.json, "JSON Lines on stdout (banner and totals go to stderr)");
+    app.add_flag("--json", common.json, "JSON Lines on stdout (the banner goes to stderr)");
     if (with_timestamp)
         app.add_flag("-T,--timestamp", common.timestamp, "Include a timestamp on output");
 }

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <filesystem>
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <regex>
 #include <unistd.h>
 
@@ -89,6 +90,31 @@ TEST(Cli, PidThatDoesNotExist) {
     expect_one_line_error(ct({"cpudist", "-p", pid}), 1, "no process with PID " + pid);
     expect_one_line_error(ct({"hello", "-p", pid}), 1, "no process with PID " + pid);
     expect_one_line_error(ct({"cpudist", "-p", "0"}), 2, "pid");
+}
+
+TEST(Cli, ThreadIdIsNotAProcess) {
+    pthread_t thread;
+    int tids[2];
+    ASSERT_EQ(::pipe(tids), 0);
+    // A thread of ours: tell its TID through a pipe, then park.
+    ASSERT_EQ(pthread_create(
+                  &thread, nullptr,
+                  [](void* fd) -> void* {
+                      pid_t tid = static_cast<pid_t>(::gettid());
+                      (void)!::write(*static_cast<int*>(fd), &tid, sizeof(tid));
+                      ::pause();
+                      return nullptr;
+                  },
+                  &tids[1]),
+              0);
+    pid_t tid = 0;
+    ASSERT_EQ(::read(tids[0], &tid, sizeof(tid)), static_cast<ssize_t>(sizeof(tid)));
+    auto r = ct({"cpudist", "-p", std::to_string(tid)});
+    expect_one_line_error(r, 1, "is a thread of process " + std::to_string(::getpid()));
+    pthread_cancel(thread);
+    pthread_join(thread, nullptr);
+    ::close(tids[0]);
+    ::close(tids[1]);
 }
 
 TEST(Cli, CgroupPathMissingOrNotV2) {

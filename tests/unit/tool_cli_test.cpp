@@ -20,9 +20,9 @@ Parsed parse(
     CommonOptions common;
     long interval = 0;
     int pid = 0;
-    app.add_option("-p,--pid", pid)->check(CLI::PositiveNumber);
+    app.add_option("-p,--pid", pid)->check(positive_integer);
     add_common_options(app, common, true);
-    app.add_option("interval", interval)->check(CLI::PositiveNumber);
+    app.add_option("interval", interval)->check(positive_integer);
     std::vector<char*> argv;
     args.insert(args.begin(), "demo");
     for (auto& a : args)
@@ -55,7 +55,15 @@ TEST(ToolCli, BadInputIsOneLineAndExit2) {
         EXPECT_FALSE(r.ran);
         EXPECT_EQ(lines(r.err), 1) << r.err;
         EXPECT_EQ(r.err.rfind("demo: ", 0), 0u) << r.err;
+        EXPECT_LT(r.err.size(), 120u) << r.err;
     }
+}
+
+TEST(ToolCli, PositiveIntegerMessageNamesTheValue) {
+    auto r = parse({"0"});
+    EXPECT_NE(r.err.find("must be a positive integer, not '0'"), std::string::npos) << r.err;
+    r = parse({"abc"});
+    EXPECT_NE(r.err.find("must be a positive integer, not 'abc'"), std::string::npos) << r.err;
 }
 
 TEST(ToolCli, ErrorsBecomeOneLineAndExit1) {

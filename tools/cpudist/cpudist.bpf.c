@@ -53,12 +53,14 @@ static __always_inline void end_slice(struct task_struct* task, __u64 now) {
     if (tid == 0)
         return;
     began = bpf_map_lookup_elem(&start, &tid);
-    if (!began || now < *began)
+    if (!began || *began == 0 || now < *began)
         return;
     delta = now - *began;
-    /* Off-CPU starts must not outlive their slice: a recycled tid would inherit one. */
-    if (targ_offcpu)
-        bpf_map_delete_elem(&start, &tid);
+    /* A start is used once. Should the event that begins the next slice be missed (the
+     * kernel skips a BPF program that would recurse on a CPU), no slice is made up from a
+     * stale start; a recycled tid cannot inherit one either. Cleared in place: cheaper than
+     * a delete on this hot path. */
+    *began = 0;
 
     key = targ_per_process ? tgid : targ_per_thread ? tid : CPUDIST_ALL_KEY;
     hist = bpf_map_lookup_elem(&hists, &key);

@@ -127,12 +127,12 @@ int cpudist_main(int argc, char** argv) {
         app.add_flag("-P,--pids", options.per_process, "Print a histogram per process ID");
     app.add_flag("-L,--tids", options.per_thread, "Print a histogram per thread ID")
         ->excludes(per_process);
-    app.add_option("-p,--pid", options.pid, "Trace this PID only")->check(CLI::PositiveNumber);
+    app.add_option("-p,--pid", options.pid, "Trace this PID only")->check(positive_integer);
     app.add_option("-c,--cgroup", options.cgroup, "Trace processes in this cgroup v2 path only");
     add_common_options(app, options.common, true);
     app.add_option("interval", options.interval_s, "Output interval, in seconds")
-        ->check(CLI::PositiveNumber);
-    app.add_option("count", options.count, "Number of outputs")->check(CLI::PositiveNumber);
+        ->check(positive_integer);
+    app.add_option("count", options.count, "Number of outputs")->check(positive_integer);
     return run_tool(app, argc, argv, options.common, [&] { return run(options); });
 }
 

@@ -5,6 +5,7 @@
 
 #include "coretrace/error.hpp"
 #include "coretrace/fd.hpp"
+#include "coretrace/hooks.hpp"
 #include "coretrace/run_loop.hpp"
 #include "coretrace/skeleton.hpp"
 #include "coretrace/system.hpp"
@@ -82,7 +83,7 @@ class TraceLines {
   public:
     TraceLines(std::string tag, bool json) : tag_(std::move(tag)), json_(json) {}
 
-    // Reads what is available now; returns false at EOF or on error other than EAGAIN.
+    // Reads and handles what is available now (the fd is non-blocking).
     void read_available(int fd) {
         char chunk[8192];
         ssize_t n;
@@ -138,11 +139,17 @@ int run(const Options& options) {
     }
 
     auto skel = Skeleton<hello_bpf>::open();
+    hooks::prefer("write(2) entry", {skel->progs.hello_write});
     filter.configure(skel->rodata);
     skel->rodata->tool_pid = static_cast<__u32>(::getpid());
     skel.load();
 
     UniqueFd pipe(::open((tracefs + "/trace_pipe").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!pipe && errno == EBUSY)
+        throw Error(fmt::format("{}/trace_pipe is being read by another process (Linux 6.5+ "
+                                "allows one reader): stop it and retry",
+                                tracefs),
+                    EBUSY);
     if (!pipe)
         throw_system_error("opening " + tracefs + "/trace_pipe", errno);
     // Ends the run when the traced process exits (pidfd: Linux 5.3+; without it, run on).
@@ -207,9 +214,9 @@ int hello_main(int argc, char** argv) {
                  "    hello -p 185 -d 5  # ... for 5 seconds",
                  "hello"};
     app.add_option("-p,--pid", options.pid, "Trace this process (default: hello itself)")
-        ->check(CLI::PositiveNumber);
+        ->check(positive_integer);
     app.add_option("-d,--duration", options.duration_s, "Stop after this many seconds")
-        ->check(CLI::PositiveNumber);
+        ->check(positive_number);
     add_common_options(app, options.common, false);
     return run_tool(app, argc, argv, options.common, [&] { return run(options); });
 }

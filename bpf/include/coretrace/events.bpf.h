@@ -46,7 +46,10 @@ static __always_inline void* ct_event_reserve(__u32 size) {
 
 static __always_inline void ct_event_submit(void* ctx, void* record, __u32 size) {
     if (ct_events_use_perfbuf) {
-        if (bpf_perf_event_output(ctx, &ct_events, BPF_F_CURRENT_CPU, record, size))
+        /* A full perf buffer (-ENOSPC) is counted by the kernel, which tells the reader how
+         * many samples it lost; count only the failures it does not report. */
+        long err = bpf_perf_event_output(ctx, &ct_events, BPF_F_CURRENT_CPU, record, size);
+        if (err && err != -28 /* ENOSPC */)
             __sync_fetch_and_add(&ct_events_dropped, 1);
         return;
     }
