@@ -18,8 +18,6 @@ void require_thread(pid_t tid);
 // Throws a clear Error unless the caller can load and attach tracing programs (root, or
 // CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN).
 void require_bpf_privileges();
-// Mounts bpffs at /sys/fs/bpf when missing; throws if that is impossible.
-void require_bpffs();
 // tracefs root, mounted if missing; throws if that is impossible.
 std::string require_tracefs();
 // Opens a cgroup v2 directory for a cgroup array; throws a clear Error for a missing path or a

@@ -89,14 +89,6 @@ void require_bpf_privileges() {
                 EPERM);
 }
 
-void require_bpffs() {
-    constexpr const char* path = "/sys/fs/bpf";
-    if (on_filesystem(path, BPF_FS_MAGIC))
-        return;
-    if (::mount("bpf", path, "bpf", 0, "mode=0700") != 0)
-        throw_system_error("bpffs is not mounted at /sys/fs/bpf and mounting it failed", errno);
-}
-
 std::string require_tracefs() {
     static std::string cached;
     if (!cached.empty())

@@ -196,6 +196,15 @@ TEST(Cli, JsonHoldsTheSameCountsAsText) {
     EXPECT_EQ(text_counts, json_counts) << text.out() << lines[0].dump();
 }
 
+TEST(Cli, TimestampFlagPrintsClockTimeBeforeEachInterval) {
+    auto r = ct({"cpudist", "-T", "1", "2"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::regex stamp("\n[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\n");
+    auto stamps = std::distance(std::sregex_iterator(r.out.begin(), r.out.end(), stamp), {});
+    EXPECT_EQ(stamps, 2) << r.out;
+    EXPECT_NE(r.out.find("     usecs               : count    distribution"), std::string::npos);
+}
+
 TEST(Cli, BinaryCarriesLibbpfLibelfAndZlib) {
     auto r = run({"/usr/bin/ldd", coretrace_binary()});
     std::string all = r.out + r.err;
