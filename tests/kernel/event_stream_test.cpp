@@ -51,8 +51,12 @@ class EventStreamTest : public testing::TestWithParam<bool> {
 TEST_P(EventStreamTest, DeliversEveryRecordInOrder) {
     Probe probe(1u << 22);
     std::vector<std::uint64_t> seen;
-    auto stream = EventStream::of<stream_record>(
-        probe.skel, [&](const stream_record& r) { seen.push_back(r.sequence); });
+    std::size_t not_running = 0, other_thread = 0;
+    auto stream = EventStream::of<stream_record>(probe.skel, [&](const stream_record& r) {
+        seen.push_back(r.sequence);
+        not_running += r.task_state != 0; // CO-RE shim: __state or state, whichever exists
+        other_thread += r.tid != static_cast<std::uint32_t>(::gettid());
+    });
     EXPECT_EQ(stream->uses_perf_buffer(), GetParam());
 
     constexpr int calls = 20000;
@@ -66,6 +70,8 @@ TEST_P(EventStreamTest, DeliversEveryRecordInOrder) {
 
     ASSERT_EQ(seen.size(), static_cast<std::size_t>(calls));
     EXPECT_EQ(stream->lost(), 0u);
+    EXPECT_EQ(not_running, 0u);
+    EXPECT_EQ(other_thread, 0u);
     EXPECT_EQ(probe.skel->bss->attempts, static_cast<std::uint64_t>(calls));
     for (int i = 0; i < calls; i++)
         ASSERT_EQ(seen[i], static_cast<std::uint64_t>(i + 1)) << "record " << i;

@@ -4,6 +4,7 @@
 #include <bpf/bpf_helpers.h>
 #include <coretrace/events.bpf.h>
 #include <coretrace/filter.bpf.h>
+#include <coretrace/task.bpf.h>
 #include "stream_probe.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -23,6 +24,7 @@ int stream_probe(void* ctx) {
         return 0;
     record->sequence = sequence;
     record->tid = (__u32)bpf_get_current_pid_tgid();
+    record->task_state = (__u32)ct_task_state((struct task_struct*)bpf_get_current_task());
     ct_event_submit(ctx, record, sizeof(*record));
     return 0;
 }

@@ -9,7 +9,7 @@
 struct stream_record {
     __u64 sequence; /* 1, 2, 3, ... in the order the calls were made */
     __u32 tid;
-    __u32 pad;
+    __u32 task_state; /* ct_task_state(current): 0 (TASK_RUNNING) inside a syscall */
     __u8 payload[48];
 };
 
