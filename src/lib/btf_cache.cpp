@@ -1,7 +1,8 @@
 // The on-disk cache of minimized BTF: one file per (kernel build, BPF object), made on first use.
 // The key is the kernel's GNU build id (from /sys/kernel/notes), so a new kernel never sees a
-// file made for another; files are written atomically and used only if root-owned and not
-// writable by others, because a wrong BTF would make programs misread kernel memory.
+// file made for another. A wrong BTF would make programs misread kernel memory, so files and
+// their directory are used only when they are what they seem: not symlinks, owned by root or
+// by the caller, writable by nobody else; files are created exclusively and renamed in place.
 #include "coretrace/core_btf.hpp"
 
 #include "coretrace/error.hpp"
@@ -54,10 +55,13 @@ std::uint64_t fnv1a(std::span<const std::byte> bytes) {
     return hash;
 }
 
-bool trustworthy(const std::string& path) {
+// Owned by root or by us, writable by no one else, and (lstat) not a symlink.
+bool trustworthy(const std::string& path, bool directory) {
     struct stat st {};
-    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
-           (st.st_mode & (S_IWGRP | S_IWOTH)) == 0 && st.st_size > 0;
+    if (::lstat(path.c_str(), &st) != 0 ||
+        (directory ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)))
+        return false;
+    return (st.st_uid == 0 || st.st_uid == ::geteuid()) && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
 }
 
 std::string cache_dir() {
@@ -65,18 +69,23 @@ std::string cache_dir() {
     return dir && *dir ? dir : "/var/cache/coretrace";
 }
 
-void make_private_dirs(const std::string& path) {
+// Creates the directories of `path` that are missing (0755: readable, so that users with
+// CAP_BPF can use what root made) and checks the last one can be trusted.
+void make_cache_dirs(const std::string& path) {
     for (std::size_t slash = 1; slash != std::string::npos;) {
         slash = path.find('/', slash + 1);
         std::string prefix = path.substr(0, slash);
         if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST)
             throw_system_error("creating " + prefix, errno);
     }
+    if (!trustworthy(path, true))
+        throw Error(path + " is a symlink, or owned or writable by someone else");
 }
 
 void write_atomically(const std::string& path, const std::vector<std::uint8_t>& bytes) {
     std::string temporary = fmt::format("{}.{}.tmp", path, ::getpid());
-    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ::unlink(temporary.c_str()); // a leftover of a crashed run with our pid
+    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         throw_system_error("creating " + temporary, errno);
     bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
@@ -92,33 +101,35 @@ void write_atomically(const std::string& path, const std::vector<std::uint8_t>& 
 } // namespace
 
 std::string cached_minimized_btf(std::span<const std::byte> elf) {
-    if (features::disabled_by_user("btf_cache"))
+    if (features::disabled_by_user("btf_cache")) {
+        log::debug("CO-RE against the full kernel BTF (btf_cache disabled by CORETRACE_DISABLE)");
         return {};
-    std::string build_id = kernel_build_id();
-    if (build_id.empty()) {
-        log::debug("no kernel build id in /sys/kernel/notes: using the full kernel BTF");
-        return {};
-    }
-    std::string dir = fmt::format("{}/btf/{}", cache_dir(), build_id);
-    std::string path = fmt::format("{}/{:016x}.btf", dir, fnv1a(elf));
-    if (trustworthy(path)) {
-        log::debug("CO-RE against minimized kernel BTF {}", path);
-        return path;
     }
     try {
         ObjectCoreInfo info = read_core_info(elf);
+        if (info.relocations.empty())
+            return {}; // nothing to relocate: libbpf will not read the kernel's BTF at all
+        std::string build_id = kernel_build_id();
+        if (build_id.empty())
+            throw Error("no kernel build id in /sys/kernel/notes to key a cache by");
+        std::string dir = fmt::format("{}/btf/{}", cache_dir(), build_id);
+        std::string path = fmt::format("{}/{:016x}.btf", dir, fnv1a(elf));
+        if (trustworthy(dir, true) && trustworthy(path, false)) {
+            log::debug("CO-RE against minimized kernel BTF {}", path);
+            return path;
+        }
         std::unique_ptr<struct btf, void (*)(struct btf*)> kernel(btf__load_vmlinux_btf(),
                                                                   btf__free);
         if (!kernel)
             throw_system_error("loading the kernel's BTF", errno ? errno : ENOENT);
         auto minimized = minimize(info, kernel.get());
-        make_private_dirs(dir);
+        make_cache_dirs(dir);
         write_atomically(path, minimized);
         log::debug("made minimized kernel BTF {} ({} bytes, {} CO-RE relocations)", path,
                    minimized.size(), info.relocations.size());
         return path;
-    } catch (const Error& e) {
-        log::debug("no minimized kernel BTF ({}): using the full kernel BTF", e.what());
+    } catch (const std::exception& e) {
+        log::debug("CO-RE against the full kernel BTF (no minimized copy: {})", e.what());
         return {};
     }
 }

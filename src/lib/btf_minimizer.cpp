@@ -310,7 +310,11 @@ std::vector<std::uint8_t> minimize(const ObjectCoreInfo& object, const struct bt
         if (relo.kind == BPF_CORE_TYPE_MATCHES)
             throw Error("CO-RE type-match relocations are not minimized");
         LocalSpec spec = local_spec(local.get(), relo);
-        for (auto root : candidates(kernel, spec)) {
+        auto roots_here = candidates(kernel, spec);
+        if (roots_here.empty())
+            throw Error(fmt::format("{} is not in the kernel's vmlinux BTF (a module's type?)",
+                                    spec.root_name));
+        for (auto root : roots_here) {
             if (!is_field_relocation(relo.kind)) {
                 roots.insert(root); // type and enum relocations need the whole (small) type
                 continue;

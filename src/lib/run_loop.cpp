@@ -39,9 +39,13 @@ StopSignals::~StopSignals() {
 
 bool StopSignals::wait_for(std::chrono::milliseconds timeout) {
     using namespace std::chrono;
-    const auto deadline = steady_clock::now() + timeout;
+    // Far-off deadlines (the default interval is ~3 years) are "never", not an overflow.
+    const auto deadline = timeout >= hours(24 * 365 * 100) ? steady_clock::time_point::max()
+                                                           : steady_clock::now() + timeout;
     while (!requested()) {
-        auto left = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
+        auto left = deadline == steady_clock::time_point::max()
+                        ? 1LL << 30
+                        : duration_cast<milliseconds>(deadline - steady_clock::now()).count();
         if (left <= 0)
             return false;
         pollfd pfd{fd_.get(), POLLIN, 0};

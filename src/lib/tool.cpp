@@ -41,8 +41,10 @@ template <typename T> CLI::Validator positive(const char* what) {
     return CLI::Validator(
         [what](std::string& text) -> std::string {
             T value{};
-            if (!CLI::detail::lexical_cast(text, value) || !(value > 0))
-                return fmt::format("must be {}, not '{}'", what, text);
+            // Capped so that every later time computation stays far from overflow.
+            constexpr double most = 1e9;
+            if (!CLI::detail::lexical_cast(text, value) || !(value > 0) || !(value <= most))
+                return fmt::format("must be {} of at most {:.0f}, not '{}'", what, most, text);
             return {};
         },
         what);

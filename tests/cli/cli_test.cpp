@@ -83,6 +83,8 @@ TEST(Cli, BadIntervalAndCount) {
     expect_one_line_error(ct({"cpudist", "1", "2", "3"}), 2, "cpudist:");
     expect_one_line_error(ct({"cpudist", "-P", "-L"}), 2, "excludes");
     expect_one_line_error(ct({"hello", "-d", "-1"}), 2, "duration");
+    expect_one_line_error(ct({"hello", "-d", "inf"}), 2, "duration");
+    expect_one_line_error(ct({"cpudist", "10000000000"}), 2, "interval");
 }
 
 TEST(Cli, PidThatDoesNotExist) {

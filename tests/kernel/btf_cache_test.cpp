@@ -2,10 +2,12 @@
 // task_struct's touched members at the kernel's own offsets, and never trusted when others
 // could have written it.
 #include "cpudist.skel.h"
+#include "hello.skel.h"
 
 #include "coretrace/core_btf.hpp"
 
 #include <filesystem>
+#include <fstream>
 #include <gtest/gtest.h>
 #include <memory>
 #include <sys/stat.h>
@@ -50,8 +52,8 @@ TEST(BtfCache, CpudistGetsTaskStructMembersAtKernelOffsets) {
         return out;
     };
     auto small = offsets(min.get()), full = offsets(kernel.get());
-    EXPECT_EQ(small.size(), 3u); // pid, tgid, comm
-    for (const char* member : {"pid", "tgid", "comm"}) {
+    EXPECT_EQ(small.size(), 4u); // exactly what cpudist reads
+    for (const char* member : {"pid", "tgid", "comm", "__state"}) {
         ASSERT_TRUE(small.count(member)) << member;
         EXPECT_EQ(small[member], full[member]) << member;
     }
@@ -70,6 +72,34 @@ TEST(BtfCache, ReusedWhileTrustedRemadeOtherwise) {
     struct stat st {};
     ASSERT_EQ(::stat(path.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0644u) << "the untrusted file was replaced";
+}
+
+TEST(BtfCache, SymlinksAndForeignDirectoriesAreNotTrusted) {
+    TempCache cache;
+    std::string path = btf::cached_minimized_btf(cpudist_elf());
+    ASSERT_FALSE(path.empty());
+    // A symlink planted where the file should be is neither used nor written through.
+    fs::path victim = cache.dir / "victim";
+    { std::ofstream(victim) << "precious"; }
+    fs::remove(path);
+    fs::create_symlink(victim, path);
+    std::string again = btf::cached_minimized_btf(cpudist_elf());
+    EXPECT_EQ(again, path);
+    EXPECT_FALSE(fs::is_symlink(path)) << "replaced by a real file";
+    std::ifstream in(victim);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_EQ(text, "precious");
+    // A directory others can write to is refused altogether.
+    ::chmod(fs::path(path).parent_path().c_str(), 0777);
+    EXPECT_EQ(btf::cached_minimized_btf(cpudist_elf()), "");
+}
+
+TEST(BtfCache, ObjectsWithoutCoreRelocationsNeedNoBtf) {
+    TempCache cache;
+    std::size_t size = 0;
+    const void* data = hello_bpf::elf_bytes(&size);
+    EXPECT_EQ(btf::cached_minimized_btf({static_cast<const std::byte*>(data), size}), "");
+    EXPECT_FALSE(fs::exists(cache.dir));
 }
 
 TEST(BtfCache, DisabledByUser) {

@@ -1,12 +1,14 @@
 // cpudist on the real kernel, checked against what the kernel itself counts (/proc context
 // switches) and against workloads whose timing the test controls.
 #include "json_lines.hpp"
+#include "bpf_objects.hpp"
 #include "subprocess.hpp"
 
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <thread>
 #include <time.h>
 #include <unistd.h>
 
@@ -115,6 +117,42 @@ TEST(Cpudist, OffCpuSeesTheChildsSleeps) {
         if (bucket["min_msecs"] == 32)
             in_slot = bucket["count"];
     EXPECT_EQ(in_slot, 5) << hist->dump();
+}
+
+TEST(Cpudist, OffCpuLeavesNoStartBehindForExitedThreads) {
+    // Threads that exit are switched out for the last time: that must begin no off-CPU slice,
+    // or a thread id reused later would inherit it. Count the starts left in the map.
+    Child child([] {
+        for (int i = 0; i < 200; i++)
+            std::thread([] {}).join();
+    });
+    Subprocess cpudist({coretrace_binary(), "cpudist", "-O", "-p", std::to_string(child.pid())});
+    ASSERT_TRUE(cpudist.wait_for("Hit Ctrl-C")) << cpudist.err();
+    child.go();
+    ASSERT_TRUE(child.wait_done());
+    std::this_thread::sleep_for(100ms);
+    // The start map is cpudist's hash map of u32 -> u64; read it through bpftool by id.
+    BpfObjects held = held_by(cpudist.pid());
+    long live_starts = -1;
+    for (unsigned id : held.maps) {
+        auto dump = run({"/usr/sbin/bpftool", "map", "dump", "id", std::to_string(id), "-j"});
+        auto info = run({"/usr/sbin/bpftool", "map", "show", "id", std::to_string(id), "-j"});
+        if (info.out.find("\"name\":\"start\"") == std::string::npos)
+            continue;
+        live_starts = 0;
+        for (const auto& entry : nlohmann::json::parse(dump.out)) {
+            const auto& value = entry["value"]; // raw bytes: ["0x00", ...]
+            bool nonzero = false;
+            for (const auto& byte : value)
+                nonzero = nonzero || byte.get<std::string>() != "0x00";
+            live_starts += nonzero;
+        }
+    }
+    cpudist.signal(SIGINT);
+    ASSERT_EQ(cpudist.wait(), 0);
+    ASSERT_GE(live_starts, 0) << "start map not found";
+    // The main thread may hold one (it is asleep, off CPU); the 200 exited threads none.
+    EXPECT_LE(live_starts, 1);
 }
 
 TEST(Cpudist, CgroupFilterSeesOnlyThatCgroup) {

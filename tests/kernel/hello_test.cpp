@@ -73,15 +73,15 @@ TEST(Hello, WithoutPidTracesItsOwnDotsAndStopsAfterDuration) {
     // Every write of the traced thread is counted and shown. (Exactly the 3 dots in a plain
     // build; a sanitizer runtime adds writes of its own when the thread exits.)
     std::smatch total;
-    ASSERT_TRUE(std::regex_search(hello.out(), total,
-                                  std::regex("\n(\\d+) write\\(2\\) calls by PID " +
-                                             std::to_string(hello.pid()) + "\n")))
+    ASSERT_TRUE(std::regex_search(
+        hello.out(), total,
+        std::regex("\n(\\d+) write\\(2\\) calls by PID " + std::to_string(hello.pid()) + "\n")))
         << hello.out();
     long writes = std::stol(total[1]);
     EXPECT_GE(writes, 3);
     long shown = 0;
-    for (std::size_t at = 0; (at = hello.out().find("bpf_trace_printk: coretrace-hello[", at)) !=
-                             std::string::npos;
+    for (std::size_t at = 0;
+         (at = hello.out().find("bpf_trace_printk: coretrace-hello[", at)) != std::string::npos;
          at++)
         shown++;
     EXPECT_EQ(shown, writes) << hello.out();

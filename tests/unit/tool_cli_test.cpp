@@ -61,9 +61,15 @@ TEST(ToolCli, BadInputIsOneLineAndExit2) {
 
 TEST(ToolCli, PositiveIntegerMessageNamesTheValue) {
     auto r = parse({"0"});
-    EXPECT_NE(r.err.find("must be a positive integer, not '0'"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("must be a positive integer of at most 1000000000, not '0'"),
+              std::string::npos)
+        << r.err;
     r = parse({"abc"});
-    EXPECT_NE(r.err.find("must be a positive integer, not 'abc'"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("must be a positive integer of at most 1000000000, not 'abc'"),
+              std::string::npos)
+        << r.err;
+    r = parse({"10000000000"});
+    EXPECT_EQ(r.code, 2) << r.err;
 }
 
 TEST(ToolCli, ErrorsBecomeOneLineAndExit1) {

@@ -11,6 +11,7 @@
 #include <bpf/bpf_tracing.h>
 #include <coretrace/filter.bpf.h>
 #include <coretrace/log2.bpf.h>
+#include <coretrace/task.bpf.h>
 #include "cpudist.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -81,7 +82,8 @@ static __always_inline int on_switch(struct task_struct* prev, struct task_struc
     __u64 now = bpf_ktime_get_ns();
 
     if (targ_offcpu) {
-        if (ct_current_cgroup_selected())
+        /* A task switched out for the last time (exiting) never comes back: no slice. */
+        if (!(ct_task_state(prev) & CT_TASK_DEAD) && ct_current_cgroup_selected())
             begin_slice(prev, now);
         end_slice(next, now);
     } else {

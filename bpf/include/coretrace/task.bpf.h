@@ -4,6 +4,9 @@
 
 #include <bpf/bpf_core_read.h>
 
+/* The state of a task in its final switch-out (include/linux/sched.h). */
+#define CT_TASK_DEAD 0x80
+
 /* Kernels before 5.14 call the state field `state`; later ones `__state`. */
 struct task_struct___pre514 {
     long state;
