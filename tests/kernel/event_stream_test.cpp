@@ -9,6 +9,7 @@
 #include "coretrace/task_filter.hpp"
 
 #include <cstdlib>
+#include <sched.h>
 #include <gtest/gtest.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -40,10 +41,24 @@ void make_calls(int n) {
 class EventStreamTest : public testing::TestWithParam<bool> {
   protected:
     void SetUp() override {
-        if (GetParam())
-            ::setenv("CORETRACE_DISABLE", "ringbuf", 1);
+        if (!GetParam())
+            return;
+        ::setenv("CORETRACE_DISABLE", "ringbuf", 1);
+        // Perf buffers are per CPU and are read one CPU after another, so records of a thread
+        // that migrates mid-burst arrive out of global order. Stay on one CPU to check order.
+        ASSERT_EQ(sched_getaffinity(0, sizeof(saved_), &saved_), 0);
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(sched_getcpu(), &one);
+        ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
     }
-    void TearDown() override { ::unsetenv("CORETRACE_DISABLE"); }
+    void TearDown() override {
+        if (!GetParam())
+            return;
+        ::unsetenv("CORETRACE_DISABLE");
+        sched_setaffinity(0, sizeof(saved_), &saved_);
+    }
+    cpu_set_t saved_{};
 };
 
 } // namespace
