@@ -10,16 +10,19 @@
 
 using namespace coretrace::test;
 
+namespace {
+// The child's whole workload: exactly `n` write(2) calls, then it exits.
+void write_to_null(int n) {
+    int fd = ::open("/dev/null", O_WRONLY);
+    for (int i = 0; i < n; i++)
+        if (::write(fd, "x", 1) != 1)
+            ::_exit(2);
+}
+} // namespace
+
 TEST(Hello, CountsExactlyTheWritesOfAChild) {
     constexpr int writes = 37;
-    Child child(
-        [] {
-            int fd = ::open("/dev/null", O_WRONLY);
-            for (int i = 0; i < writes; i++)
-                if (::write(fd, "x", 1) != 1)
-                    ::_exit(2);
-        },
-        /*exit_after=*/true);
+    Child child([] { write_to_null(writes); }, /*exit_after=*/true);
     Subprocess hello({coretrace_binary(), "hello", "-p", std::to_string(child.pid()), "--json"});
     ASSERT_TRUE(hello.wait_for("Hit Ctrl-C")) << hello.err();
     child.go();
@@ -44,14 +47,7 @@ TEST(Hello, CountsExactlyTheWritesOfAChild) {
 
 TEST(Hello, TextModeShowsTraceLinesAndTotal) {
     constexpr int writes = 5;
-    Child child(
-        [] {
-            int fd = ::open("/dev/null", O_WRONLY);
-            for (int i = 0; i < writes; i++)
-                if (::write(fd, "x", 1) != 1)
-                    ::_exit(2);
-        },
-        true);
+    Child child([] { write_to_null(writes); }, /*exit_after=*/true);
     Subprocess hello({coretrace_binary(), "hello", "-p", std::to_string(child.pid())});
     ASSERT_TRUE(hello.wait_for("Hit Ctrl-C")) << hello.err();
     child.go();
