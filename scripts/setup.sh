@@ -16,7 +16,7 @@ packages=(
     clang llvm bpftool                          # BPF side: clang -target bpf, llvm-strip, skeletons
     libbpf-dev libelf-dev zlib1g-dev            # libbpf (+ static archives)
     libfmt-dev libcli11-dev nlohmann-json3-dev  # library dependencies
-    libgtest-dev libbenchmark-dev               # tests and benchmarks
+    libgtest-dev                                # tests
     ${CORETRACE_EXTRA_PACKAGES:-}
 )
 missing=()
