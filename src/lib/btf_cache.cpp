@@ -61,7 +61,8 @@ bool trustworthy(const std::string& path, bool directory) {
     if (::lstat(path.c_str(), &st) != 0 ||
         (directory ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)))
         return false;
-    return (st.st_uid == 0 || st.st_uid == ::geteuid()) && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+    return (st.st_uid == 0 || st.st_uid == ::geteuid()) && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0 &&
+           (directory || st.st_size > 0);
 }
 
 std::string cache_dir() {
@@ -101,20 +102,21 @@ void write_atomically(const std::string& path, const std::vector<std::uint8_t>& 
 } // namespace
 
 std::string cached_minimized_btf(std::span<const std::byte> elf) {
-    if (features::disabled_by_user("btf_cache")) {
-        log::debug("CO-RE against the full kernel BTF (btf_cache disabled by CORETRACE_DISABLE)");
-        return {};
-    }
     try {
         ObjectCoreInfo info = read_core_info(elf);
         if (info.relocations.empty())
             return {}; // nothing to relocate: libbpf will not read the kernel's BTF at all
+        if (features::disabled_by_user("btf_cache"))
+            throw Error("btf_cache disabled by CORETRACE_DISABLE");
         std::string build_id = kernel_build_id();
         if (build_id.empty())
             throw Error("no kernel build id in /sys/kernel/notes to key a cache by");
         std::string dir = fmt::format("{}/btf/{}", cache_dir(), build_id);
         std::string path = fmt::format("{}/{:016x}.btf", dir, fnv1a(elf));
-        if (trustworthy(dir, true) && trustworthy(path, false)) {
+        struct stat st {};
+        if (::lstat(dir.c_str(), &st) == 0 && !trustworthy(dir, true))
+            throw Error(dir + " is a symlink, or owned or writable by someone else");
+        if (trustworthy(path, false)) {
             log::debug("CO-RE against minimized kernel BTF {}", path);
             return path;
         }

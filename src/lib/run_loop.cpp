@@ -39,7 +39,8 @@ StopSignals::~StopSignals() {
 
 bool StopSignals::wait_for(std::chrono::milliseconds timeout) {
     using namespace std::chrono;
-    // Far-off deadlines (the default interval is ~3 years) are "never", not an overflow.
+    // A timeout of a century or more means "never" rather than an overflowing time point (the
+    // command line caps user input at 1e9 s, about 32 years).
     const auto deadline = timeout >= hours(24 * 365 * 100) ? steady_clock::time_point::max()
                                                            : steady_clock::now() + timeout;
     while (!requested()) {
