@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <sys/prctl.h>
 #include <thread>
 #include <time.h>
 #include <unistd.h>
@@ -117,6 +118,31 @@ TEST(Cpudist, OffCpuSeesTheChildsSleeps) {
         if (bucket["min_msecs"] == 32)
             in_slot = bucket["count"];
     EXPECT_EQ(in_slot, 5) << hist->dump();
+}
+
+TEST(Cpudist, PerThreadHistogramsNameEachThread) {
+    // The child's main thread and one more thread each sleep 100 times; -L keys by thread id.
+    Child child([] {
+        std::thread worker([] {
+            ::prctl(PR_SET_NAME, "ct-worker");
+            short_sleeps();
+        });
+        short_sleeps();
+        worker.join();
+    });
+    auto lines = trace_child(child, {"-L", "-p", std::to_string(child.pid())});
+    ASSERT_EQ(lines.size(), 1u);
+    std::map<long, std::string> threads;
+    for (const auto& h : lines[0]["histograms"]) {
+        ASSERT_TRUE(h.contains("tid")) << h.dump();
+        EXPECT_FALSE(h.contains("pid"));
+        threads[h["tid"]] = h["comm"];
+    }
+    ASSERT_EQ(threads.count(child.pid()), 1u) << lines[0].dump();
+    bool worker_seen = false;
+    for (const auto& [tid, comm] : threads)
+        worker_seen = worker_seen || (tid != child.pid() && comm == "ct-worker");
+    EXPECT_TRUE(worker_seen) << lines[0].dump();
 }
 
 TEST(Cpudist, OffCpuLeavesNoStartBehindForExitedThreads) {
