@@ -34,7 +34,13 @@ Support tp_btf(std::string_view event);
 Support fentry(std::string_view function, bool exit = false);
 // kprobes: a kprobe PMU or tracefs kprobe_events exists.
 Support kprobe();
+// uprobes: a uprobe PMU or tracefs uprobe_events exists.
+Support uprobe();
 Support ring_buffer();
 Support perf_event_software();
+// Hardware events (CPU cycles): a PMU that counts them exists.
+Support perf_event_hardware();
+// A BPF helper (e.g. BPF_FUNC_loop) is accepted in tracepoint programs.
+Support helper(int helper_id, std::string_view name);
 
 } // namespace coretrace::features

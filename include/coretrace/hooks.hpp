@@ -7,6 +7,7 @@
 
 #include <bpf/libbpf.h>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,14 @@ struct Choice {
     std::vector<std::pair<Hook, std::string>> passed_over; // earlier candidates, why not
 };
 
+// One event a tool observes and the section names of the programs that can observe it, in order
+// of preference: declared once per tool, used both to load it and by `coretrace features`.
+struct EventHooks {
+    std::string_view event;
+    std::span<const std::string_view> sections;
+    std::vector<Hook> hooks() const;
+};
+
 // Picks the first supported hook; throws Error naming `event` and every reason if none is.
 Choice choose(std::string_view event, const std::vector<Hook>& candidates, Prober& prober);
 
@@ -46,5 +55,7 @@ Choice choose(std::string_view event, const std::vector<Hook>& candidates, Probe
 // logs the choice (-v). Returns the chosen program.
 bpf_program* prefer(std::string_view event, std::initializer_list<bpf_program*> candidates,
                     Prober& prober = kernel_prober());
+// The same for the programs of `object` whose section names `need` lists.
+bpf_program* prefer(bpf_object* object, const EventHooks& need, Prober& prober = kernel_prober());
 
 } // namespace coretrace::hooks

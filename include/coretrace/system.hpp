@@ -15,6 +15,8 @@ int pid_max();
 void require_process(pid_t pid);
 // Throws Error("no thread with TID N") unless the thread exists.
 void require_thread(pid_t tid);
+// Whether the calling thread has capability `cap` (CAP_* number) in its effective set.
+bool has_capability(int cap);
 // Throws a clear Error unless the caller can load and attach tracing programs (root, or
 // CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN).
 void require_bpf_privileges();

@@ -2,6 +2,8 @@
 // error line and a non-zero exit for bad input or a failure, and the Ctrl-C banner.
 #pragma once
 
+#include "coretrace/hooks.hpp"
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <functional>
@@ -15,18 +17,20 @@ struct ToolInfo {
     std::string_view name;
     std::string_view summary;
     int (*main)(int argc, char** argv);
+    // The events the tool observes and their candidate hooks (for `coretrace features`).
+    std::span<const hooks::EventHooks> hooks = {};
 };
 
-// Static registration: CORETRACE_TOOL(cpudist, "...", cpudist_main) in the tool's .cpp.
+// Static registration in the tool's .cpp: CORETRACE_TOOL(cpudist, "...", cpudist_main, hooks),
+// the hook table being optional.
 struct ToolRegistrar {
     explicit ToolRegistrar(ToolInfo info);
 };
-#define CORETRACE_TOOL(name, summary, main_fn)                                                     \
-    static const ::coretrace::ToolRegistrar coretrace_tool_registrar_##name {                      \
-        ::coretrace::ToolInfo {                                                                    \
-#name, summary, main_fn                                                                \
-        }                                                                                          \
-    }
+// clang-format off
+#define CORETRACE_TOOL(name, summary, main_fn, ...) \
+    static const ::coretrace::ToolRegistrar coretrace_tool_registrar_##name{ \
+        ::coretrace::ToolInfo{#name, summary, main_fn __VA_OPT__(,) __VA_ARGS__}}
+// clang-format on
 
 std::span<const ToolInfo> tools(); // sorted by name
 const ToolInfo* find_tool(std::string_view name);

@@ -1,5 +1,6 @@
 // coretrace's entry point: `coretrace TOOL ARGS...`, or a symlink named after a tool
 // (busybox-style), or `coretrace --help` / `--version`.
+#include "commands.hpp"
 #include "coretrace/tool.hpp"
 
 #include <cstdio>
@@ -14,9 +15,15 @@ void print_usage(FILE* out) {
                  "Usage: coretrace TOOL [OPTIONS...]   (or run a symlink named after TOOL)\n"
                  "       coretrace TOOL --help\n\nTools:\n",
                  CORETRACE_VERSION);
+    auto row = [out](std::string_view name, std::string_view summary) {
+        std::fprintf(out, "  %-14.*s %.*s\n", static_cast<int>(name.size()), name.data(),
+                     static_cast<int>(summary.size()), summary.data());
+    };
     for (const auto& tool : coretrace::tools())
-        std::fprintf(out, "  %-14.*s %.*s\n", static_cast<int>(tool.name.size()), tool.name.data(),
-                     static_cast<int>(tool.summary.size()), tool.summary.data());
+        row(tool.name, tool.summary);
+    std::fprintf(out, "\nWorkbench:\n");
+    for (const auto& command : coretrace::cli::commands)
+        row(command.name, command.summary);
 }
 
 std::string_view base_name(const char* path) {
@@ -45,7 +52,10 @@ int main(int argc, char** argv) {
     }
     if (const auto* tool = coretrace::find_tool(command))
         return tool->main(argc - 1, argv + 1);
-    std::fprintf(stderr, "coretrace: unknown tool '%s' (coretrace --help lists the tools)\n",
+    for (const auto& workbench : coretrace::cli::commands)
+        if (workbench.name == command)
+            return workbench.main(argc - 1, argv + 1);
+    std::fprintf(stderr, "coretrace: unknown tool or command '%s' (coretrace --help lists them)\n",
                  argv[1]);
     return 2;
 }

@@ -163,6 +163,23 @@ Support kprobe() {
     return no("this kernel has no kprobes (no kprobe PMU, no tracefs kprobe_events)");
 }
 
+Support uprobe() {
+    if (readable("/sys/bus/event_source/devices/uprobe/type"))
+        return yes("uprobe PMU present");
+    std::string root = tracefs_root();
+    if (!root.empty() && readable(root + "/uprobe_events"))
+        return yes("tracefs uprobe_events present");
+    return no("this kernel has no uprobes (no uprobe PMU, no tracefs uprobe_events)");
+}
+
+Support helper(int helper_id, std::string_view name) {
+    int ret = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, static_cast<bpf_func_id>(helper_id),
+                                      nullptr);
+    if (ret == 1)
+        return yes(fmt::format("{} accepted by the verifier in a trial", name));
+    return no(fmt::format("{} is not available to tracing programs here", name));
+}
+
 Support ring_buffer() {
     if (disabled_by_user("ringbuf"))
         return disabled("ringbuf");
@@ -171,19 +188,33 @@ Support ring_buffer() {
                     : no("no BPF ring buffer (kernel older than 5.8)");
 }
 
-Support perf_event_software() {
+namespace {
+UniqueFd open_perf_event(std::uint32_t type, std::uint64_t config) {
     perf_event_attr attr{};
     attr.size = sizeof(attr);
-    attr.type = PERF_TYPE_SOFTWARE;
-    attr.config = PERF_COUNT_SW_CPU_CLOCK;
+    attr.type = type;
+    attr.config = config;
     attr.sample_freq = 1;
     attr.freq = 1;
     attr.disabled = 1;
-    UniqueFd fd(
+    return UniqueFd(
         static_cast<int>(syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC)));
-    if (!fd)
+}
+} // namespace
+
+Support perf_event_software() {
+    if (!open_perf_event(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK))
         return no(fmt::format("software perf events cannot be opened: {}", std::strerror(errno)));
     return yes("cpu-clock perf event opened in a trial");
+}
+
+Support perf_event_hardware() {
+    if (!open_perf_event(PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES))
+        return no(
+            errno == ENOENT || errno == EOPNOTSUPP
+                ? "no hardware PMU on this machine (cpu-cycles cannot be opened)"
+                : fmt::format("hardware perf events cannot be opened: {}", std::strerror(errno)));
+    return yes("cpu-cycles perf event opened in a trial");
 }
 
 } // namespace coretrace::features

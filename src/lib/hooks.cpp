@@ -126,24 +126,49 @@ Choice choose(std::string_view event, const std::vector<Hook>& candidates, Probe
     throw Error(fmt::format("this kernel supports no hook for {} ({})", event, why), EOPNOTSUPP);
 }
 
-bpf_program* prefer(std::string_view event, std::initializer_list<bpf_program*> candidates,
-                    Prober& prober) {
+namespace {
+bpf_program* keep_chosen(std::string_view event, const std::vector<bpf_program*>& programs,
+                         Prober& prober) {
     std::vector<Hook> hooks;
-    for (bpf_program* prog : candidates)
+    for (bpf_program* prog : programs)
         hooks.push_back(Hook::from_section(bpf_program__section_name(prog)));
     Choice choice = choose(event, hooks, prober);
     for (const auto& [hook, reason] : choice.passed_over)
         log::debug("{}: passed over {}: {}", event, hook.describe(), reason);
     log::debug("{}: using {}: {}", event, choice.hook.describe(), choice.reason);
-    bpf_program* chosen = nullptr;
-    std::size_t i = 0;
-    for (bpf_program* prog : candidates) {
-        bool keep = i++ == choice.index;
-        bpf_program__set_autoload(prog, keep);
-        if (keep)
-            chosen = prog;
+    for (std::size_t i = 0; i < programs.size(); i++)
+        bpf_program__set_autoload(programs[i], i == choice.index);
+    return programs[choice.index];
+}
+} // namespace
+
+std::vector<Hook> EventHooks::hooks() const {
+    std::vector<Hook> out;
+    for (auto section : sections)
+        out.push_back(Hook::from_section(section));
+    return out;
+}
+
+bpf_program* prefer(std::string_view event, std::initializer_list<bpf_program*> candidates,
+                    Prober& prober) {
+    return keep_chosen(event, std::vector<bpf_program*>(candidates), prober);
+}
+
+bpf_program* prefer(bpf_object* object, const EventHooks& need, Prober& prober) {
+    std::vector<bpf_program*> programs;
+    for (auto section : need.sections) {
+        bpf_program* found = nullptr;
+        bpf_program* prog;
+        bpf_object__for_each_program(prog, object) {
+            if (section == bpf_program__section_name(prog))
+                found = prog;
+        }
+        if (!found)
+            throw Error(fmt::format("BPF object {} has no program in section {}",
+                                    bpf_object__name(object), section));
+        programs.push_back(found);
     }
-    return chosen;
+    return keep_chosen(need.event, programs, prober);
 }
 
 } // namespace coretrace::hooks

@@ -25,14 +25,6 @@ bool on_filesystem(const char* path, long magic) {
     return ::statfs(path, &st) == 0 && st.f_type == magic;
 }
 
-bool has_capability(int cap) {
-    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[2]{};
-    if (syscall(SYS_capget, &header, data) != 0)
-        return false;
-    return data[cap / 32].effective & (1u << (cap % 32));
-}
-
 std::string cgroup2_mount_point() {
     std::ifstream mounts("/proc/self/mounts");
     std::string device, where, type, rest;
@@ -43,6 +35,14 @@ std::string cgroup2_mount_point() {
 }
 
 } // namespace
+
+bool has_capability(int cap) {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    if (syscall(SYS_capget, &header, data) != 0)
+        return false;
+    return data[cap / 32].effective & (1u << (cap % 32));
+}
 
 std::string read_first_line(const std::string& path) {
     std::ifstream in(path);

@@ -45,6 +45,7 @@ TEST(Cli, HelpListsEveryToolWithOneLine) {
     EXPECT_EQ(r.code, 0);
     EXPECT_TRUE(std::regex_search(r.out, std::regex("\n  cpudist +on-CPU")));
     EXPECT_TRUE(std::regex_search(r.out, std::regex("\n  hello +count write")));
+    EXPECT_TRUE(std::regex_search(r.out, std::regex("\nWorkbench:\n  features +what this kernel")));
 }
 
 TEST(Cli, VersionAndToolHelp) {
@@ -69,7 +70,7 @@ TEST(Cli, SymlinkNamedAfterAToolRunsIt) {
 }
 
 TEST(Cli, UnknownToolOrFlag) {
-    expect_one_line_error(ct({"nosuchtool"}), 2, "unknown tool 'nosuchtool'");
+    expect_one_line_error(ct({"nosuchtool"}), 2, "unknown tool or command 'nosuchtool'");
     expect_one_line_error(ct({"cpudist", "--bogus"}), 2, "cpudist:");
     expect_one_line_error(ct({"hello", "-x"}), 2, "hello:");
     auto none = ct({});
@@ -140,7 +141,7 @@ TEST(Cli, NotRootIsAClearError) {
         if (::setgid(65534) != 0 || ::setuid(65534) != 0)
             ::_exit(99);
     };
-    for (const char* tool : {"cpudist", "hello"}) {
+    for (const char* tool : {"cpudist", "hello", "features"}) {
         auto r = run({(dir / "coretrace").string(), tool}, std::chrono::seconds(20), drop);
         expect_one_line_error(r, 1, "needs root");
     }

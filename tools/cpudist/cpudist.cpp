@@ -20,6 +20,12 @@ namespace {
 
 using namespace coretrace;
 
+// raw_tp first: it costs the same per switch as tp_btf here (the same CO-RE reads), while a
+// tp_btf program makes libbpf parse the whole kernel BTF to find its attach point (~17 ms
+// and ~11 MiB more at every start, measured here). tp_btf stays for kernels without raw_tp.
+constexpr std::string_view switch_sections[] = {"raw_tp/sched_switch", "tp_btf/sched_switch"};
+constexpr hooks::EventHooks cpudist_hooks[] = {{"sched_switch", switch_sections}};
+
 struct Options {
     CommonOptions common;
     bool offcpu = false, milliseconds = false, per_process = false, per_thread = false;
@@ -77,10 +83,7 @@ int run(const Options& options) {
     StopSignals stop;
 
     auto skel = Skeleton<cpudist_bpf>::open();
-    // raw_tp first: it costs the same per switch as tp_btf here (the same CO-RE reads), while a
-    // tp_btf program makes libbpf parse the whole kernel BTF to find its attach point (~17 ms
-    // and ~11 MiB more at every start, measured here). tp_btf stays as the alternative for kernels without raw_tp.
-    hooks::prefer("sched_switch", {skel->progs.cpudist_raw, skel->progs.cpudist_btf});
+    hooks::prefer(skel.object(), cpudist_hooks[0]);
     filter.configure(skel->rodata);
     skel->rodata->targ_offcpu = options.offcpu;
     skel->rodata->targ_per_process = options.per_process;
@@ -138,4 +141,5 @@ int cpudist_main(int argc, char** argv) {
 
 } // namespace
 
-CORETRACE_TOOL(cpudist, "on-CPU / off-CPU time of tasks as a histogram", cpudist_main);
+CORETRACE_TOOL(cpudist, "on-CPU / off-CPU time of tasks as a histogram", cpudist_main,
+               cpudist_hooks);

@@ -28,6 +28,9 @@ namespace {
 using namespace coretrace;
 using namespace std::chrono;
 
+constexpr std::string_view write_sections[] = {"tp/syscalls/sys_enter_write"};
+constexpr hooks::EventHooks hello_hooks[] = {{"write(2) entry", write_sections}};
+
 struct Options {
     CommonOptions common;
     pid_t pid = 0;
@@ -139,7 +142,7 @@ int run(const Options& options) {
     }
 
     auto skel = Skeleton<hello_bpf>::open();
-    hooks::prefer("write(2) entry", {skel->progs.hello_write});
+    hooks::prefer(skel.object(), hello_hooks[0]);
     filter.configure(skel->rodata);
     skel->rodata->tool_pid = static_cast<__u32>(::getpid());
     skel.load();
@@ -223,5 +226,5 @@ int hello_main(int argc, char** argv) {
 
 } // namespace
 
-CORETRACE_TOOL(hello, "count write(2) calls of a process, showing its bpf_printk lines",
-               hello_main);
+CORETRACE_TOOL(hello, "count write(2) calls of a process, showing its bpf_printk lines", hello_main,
+               hello_hooks);

@@ -1,0 +1,21 @@
+// The workbench commands of the coretrace binary (beside the tools): what main() dispatches to.
+#pragma once
+
+#include <string_view>
+
+namespace coretrace::cli {
+
+struct Command {
+    std::string_view name;
+    std::string_view summary;
+    int (*main)(int argc, char** argv);
+};
+
+int features_main(int argc, char** argv);
+
+inline constexpr Command commands[] = {
+    {"features", "what this kernel offers to a tracing user, tested by the probes the tools use",
+     features_main},
+};
+
+} // namespace coretrace::cli
