@@ -61,8 +61,8 @@ bool trustworthy(const std::string& path, bool directory) {
     if (::lstat(path.c_str(), &st) != 0 ||
         (directory ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)))
         return false;
-    return (st.st_uid == 0 || st.st_uid == ::geteuid()) && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0 &&
-           (directory || st.st_size > 0);
+    return (st.st_uid == 0 || st.st_uid == ::geteuid()) &&
+           (st.st_mode & (S_IWGRP | S_IWOTH)) == 0 && (directory || st.st_size > 0);
 }
 
 std::string cache_dir() {
