@@ -57,5 +57,7 @@ bpf_program* prefer(std::string_view event, std::initializer_list<bpf_program*> 
                     Prober& prober = kernel_prober());
 // The same for the programs of `object` whose section names `need` lists.
 bpf_program* prefer(bpf_object* object, const EventHooks& need, Prober& prober = kernel_prober());
+// Loads none of `need`'s programs: for an optional event the kernel cannot observe.
+void skip(bpf_object* object, const EventHooks& need);
 
 } // namespace coretrace::hooks

@@ -142,6 +142,15 @@ bpf_program* keep_chosen(std::string_view event, const std::vector<bpf_program*>
 }
 } // namespace
 
+void skip(bpf_object* object, const EventHooks& need) {
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, object) {
+        for (auto section : need.sections)
+            if (section == bpf_program__section_name(prog))
+                bpf_program__set_autoload(prog, false);
+    }
+}
+
 std::vector<Hook> EventHooks::hooks() const {
     std::vector<Hook> out;
     for (auto section : sections)

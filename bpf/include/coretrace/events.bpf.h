@@ -44,6 +44,12 @@ static __always_inline void* ct_event_reserve(__u32 size) {
     return record;
 }
 
+/* Gives back a reserved record that is not to be sent (the perf path's scratch needs nothing). */
+static __always_inline void ct_event_discard(void* record) {
+    if (!ct_events_use_perfbuf)
+        bpf_ringbuf_discard(record, BPF_RB_NO_WAKEUP);
+}
+
 static __always_inline void ct_event_submit(void* ctx, void* record, __u32 size) {
     if (ct_events_use_perfbuf) {
         /* A full perf buffer (-ENOSPC) is counted by the kernel, which tells the reader how
