@@ -152,24 +152,25 @@ Support fentry(std::string_view function, bool exit) {
                            function));
 }
 
-Support kprobe() {
-    if (disabled_by_user("kprobe"))
-        return disabled("kprobe");
-    if (readable("/sys/bus/event_source/devices/kprobe/type"))
-        return yes("kprobe PMU present");
+namespace {
+// kprobes and uprobes are both dynamic probes: a PMU of that name, or tracefs <kind>_events.
+Support dynamic_probe(const std::string& kind) {
+    if (disabled_by_user(kind))
+        return disabled(kind);
+    if (readable("/sys/bus/event_source/devices/" + kind + "/type"))
+        return yes(kind + " PMU present");
     std::string root = tracefs_root();
-    if (!root.empty() && readable(root + "/kprobe_events"))
-        return yes("tracefs kprobe_events present");
-    return no("this kernel has no kprobes (no kprobe PMU, no tracefs kprobe_events)");
+    if (!root.empty() && readable(root + "/" + kind + "_events"))
+        return yes("tracefs " + kind + "_events present");
+    return no(fmt::format("this kernel has no {0}s (no {0} PMU, no tracefs {0}_events)", kind));
 }
+} // namespace
 
+Support kprobe() {
+    return dynamic_probe("kprobe");
+}
 Support uprobe() {
-    if (readable("/sys/bus/event_source/devices/uprobe/type"))
-        return yes("uprobe PMU present");
-    std::string root = tracefs_root();
-    if (!root.empty() && readable(root + "/uprobe_events"))
-        return yes("tracefs uprobe_events present");
-    return no("this kernel has no uprobes (no uprobe PMU, no tracefs uprobe_events)");
+    return dynamic_probe("uprobe");
 }
 
 Support helper(int helper_id, std::string_view name) {
