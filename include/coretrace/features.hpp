@@ -15,8 +15,8 @@ struct Support {
 };
 
 // True when the user turned a mechanism off with CORETRACE_DISABLE (comma-separated among
-// tp_btf, raw_tp, tracepoint, fentry, kprobe, uprobe, ringbuf, btf_cache): a way around a broken hook on
-// some kernel, and how the tests run fallback paths on a kernel that has the preferred one.
+// tp_btf, raw_tp, tracepoint, fentry, kprobe, uprobe, ringbuf, btf_cache): a way around a broken
+// hook on some kernel, and how the tests run fallback paths on a kernel that has the preferred one.
 bool disabled_by_user(std::string_view mechanism);
 
 // tracefs mount point (mounting it when missing and allowed), or "" if unavailable.

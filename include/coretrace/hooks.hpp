@@ -6,7 +6,6 @@
 #include "coretrace/features.hpp"
 
 #include <bpf/libbpf.h>
-#include <initializer_list>
 #include <span>
 #include <string>
 #include <string_view>
@@ -51,11 +50,8 @@ struct EventHooks {
 // Picks the first supported hook; throws Error naming `event` and every reason if none is.
 Choice choose(std::string_view event, const std::vector<Hook>& candidates, Prober& prober);
 
-// For skeleton programs: chooses by their section names, disables autoload of all others and
-// logs the choice (-v). Returns the chosen program.
-bpf_program* prefer(std::string_view event, std::initializer_list<bpf_program*> candidates,
-                    Prober& prober = kernel_prober());
-// The same for the programs of `object` whose section names `need` lists.
+// Among the programs of `object` whose section names `need` lists, keeps the first the kernel
+// supports, disables autoload of the others and logs the choice (-v). Returns the chosen one.
 bpf_program* prefer(bpf_object* object, const EventHooks& need, Prober& prober = kernel_prober());
 // Loads none of `need`'s programs: for an optional event the kernel cannot observe.
 void skip(bpf_object* object, const EventHooks& need);

@@ -158,11 +158,6 @@ std::vector<Hook> EventHooks::hooks() const {
     return out;
 }
 
-bpf_program* prefer(std::string_view event, std::initializer_list<bpf_program*> candidates,
-                    Prober& prober) {
-    return keep_chosen(event, std::vector<bpf_program*>(candidates), prober);
-}
-
 bpf_program* prefer(bpf_object* object, const EventHooks& need, Prober& prober) {
     std::vector<bpf_program*> programs;
     for (auto section : need.sections) {

@@ -13,6 +13,7 @@ namespace {
 bool verbose_flag = false;
 std::mutex capture_mutex;
 std::string* capture_buffer = nullptr;
+std::string captured_text; // what capture_buffer points at while a LibbpfCapture lives
 
 int libbpf_print(enum libbpf_print_level level, const char* format, va_list args) {
     char line[4096];
@@ -48,10 +49,6 @@ void install_libbpf_logger() {
 
 void debug_line(const std::string& line) {
     std::fprintf(stderr, "coretrace: %s\n", line.c_str());
-}
-
-namespace {
-std::string captured_text;
 }
 
 LibbpfCapture::LibbpfCapture() {

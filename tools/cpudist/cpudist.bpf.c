@@ -37,8 +37,10 @@ struct {
 
 static struct cpudist_hist empty_hist;
 
+/* Each CO-RE read is a helper call on the hot path: tgid is read only when -p or -P needs it. */
 static __always_inline void begin_slice(struct task_struct* task, __u64 now) {
-    __u32 tid = BPF_CORE_READ(task, pid), tgid = BPF_CORE_READ(task, tgid);
+    __u32 tid = BPF_CORE_READ(task, pid);
+    __u32 tgid = ct_targ_tgid ? BPF_CORE_READ(task, tgid) : 0;
 
     if (tid == 0 || !ct_pid_selected(tgid, tid))
         return;
@@ -46,7 +48,7 @@ static __always_inline void begin_slice(struct task_struct* task, __u64 now) {
 }
 
 static __always_inline void end_slice(struct task_struct* task, __u64 now) {
-    __u32 tid = BPF_CORE_READ(task, pid), tgid = BPF_CORE_READ(task, tgid);
+    __u32 tid = BPF_CORE_READ(task, pid);
     struct cpudist_hist* hist;
     __u64 *began, delta;
     __u32 key;
@@ -63,7 +65,7 @@ static __always_inline void end_slice(struct task_struct* task, __u64 now) {
      * a delete on this hot path. */
     *began = 0;
 
-    key = targ_per_process ? tgid : targ_per_thread ? tid : CPUDIST_ALL_KEY;
+    key = targ_per_process ? BPF_CORE_READ(task, tgid) : targ_per_thread ? tid : CPUDIST_ALL_KEY;
     hist = bpf_map_lookup_elem(&hists, &key);
     if (!hist) {
         bpf_map_update_elem(&hists, &key, &empty_hist, BPF_NOEXIST);

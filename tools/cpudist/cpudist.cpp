@@ -38,7 +38,8 @@ struct Options {
 void report(const Options& options, HashMap<std::uint32_t, cpudist_hist>& hists) {
     const char* unit = options.milliseconds ? "msecs" : "usecs";
     auto items = hists.items();
-    hists.clear();
+    for (const auto& [key, hist] : items) // exactly what was read: one walk of the map
+        hists.erase(key);
     std::sort(items.begin(), items.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
 
