@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <optional>
-#include <string>
 
 namespace coretrace {
 
@@ -45,10 +44,5 @@ struct Pacing {
         }
     }
 };
-
-// "HH:MM:SS" local time, as libbpf-tools' -T prints it.
-std::string clock_time();
-// Nanoseconds since the Unix epoch (for JSON).
-std::int64_t unix_time_ns();
 
 } // namespace coretrace

@@ -1,10 +1,11 @@
-// The C++ half of bpf/include/coretrace/filter.bpf.h: validates -p/-t/-c input before anything
-// loads, writes the .rodata switches, and installs the cgroup after load.
+// The C++ half of bpf/include/coretrace/filter.bpf.h: validates -p/-t/-u/-c input before
+// anything loads, writes the .rodata switches, and installs the cgroup after load.
 #pragma once
 
 #include "coretrace/fd.hpp"
 
 #include <bpf/libbpf.h>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 
@@ -15,6 +16,7 @@ class TaskFilter {
     pid_t tgid = 0;          // 0: any process
     pid_t tid = 0;           // 0: any thread
     std::string cgroup_path; // empty: any cgroup
+    std::optional<uid_t> uid; // real user ID; none: any user
 
     // Throws a one-line Error for a PID that does not exist or a bad cgroup path.
     void validate();
@@ -23,6 +25,8 @@ class TaskFilter {
         rodata->ct_targ_tgid = static_cast<__u32>(tgid);
         rodata->ct_targ_tid = static_cast<__u32>(tid);
         rodata->ct_filter_cgroup = cgroup_fd_.get() >= 0;
+        rodata->ct_filter_uid = uid.has_value();
+        rodata->ct_targ_uid = static_cast<__u32>(uid.value_or(0));
     }
     // After load: puts the cgroup into the ct_cgroup_filter map (no-op without -c).
     void install(bpf_map* cgroup_filter_map) const;

@@ -43,6 +43,10 @@ struct CommonOptions {
 // Validators whose messages read well ("interval: must be a positive integer, not '0'").
 extern const CLI::Validator positive_integer;
 extern const CLI::Validator positive_number;
+// A numeric user ID from 0 to 4294967294 ((uid_t)-1 is no user).
+extern const CLI::Validator user_id;
+// A non-empty string of at most `most` bytes (what the BPF side can hold); `why` explains it.
+CLI::Validator bounded_text(std::size_t most, std::string_view why);
 
 // Adds -v/--verbose and --json (and -T when `with_timestamp`).
 void add_common_options(CLI::App& app, CommonOptions& common, bool with_timestamp);

@@ -66,19 +66,4 @@ bool StopSignals::requested() {
     return signal_ != 0;
 }
 
-std::string clock_time() {
-    std::time_t now = std::time(nullptr);
-    std::tm local{};
-    localtime_r(&now, &local);
-    char text[16];
-    std::strftime(text, sizeof(text), "%H:%M:%S", &local);
-    return text;
-}
-
-std::int64_t unix_time_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 } // namespace coretrace

@@ -54,6 +54,31 @@ template <typename T> CLI::Validator positive(const char* what) {
 const CLI::Validator positive_integer = positive<long long>("a positive integer");
 const CLI::Validator positive_number = positive<double>("a positive number");
 
+const CLI::Validator user_id(
+    [](std::string& text) -> std::string {
+        constexpr unsigned long long most = 4294967294ULL;
+        bool digits =
+            !text.empty() && text.size() <= 10 &&
+            std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (!digits || std::stoull(text) > most)
+            return fmt::format("must be a numeric user ID from 0 to {}, not '{}'", most, text);
+        return {};
+    },
+    "a numeric UID");
+
+CLI::Validator bounded_text(std::size_t most, std::string_view why) {
+    return CLI::Validator(
+        [most, why = std::string(why)](std::string& text) -> std::string {
+            if (text.empty())
+                return "must not be empty";
+            if (text.size() > most)
+                return fmt::format("must be 1 to {} bytes long ({}), not {} bytes", most, why,
+                                   text.size());
+            return {};
+        },
+        fmt::format("1 to {} bytes", most));
+}
+
 void add_common_options(CLI::App& app, CommonOptions& common, bool with_timestamp) {
     app.add_flag("-v,--verbose", common.verbose, "Verbose: hook choices and libbpf's log");
     app.add_flag("--json", common.json, "JSON Lines on stdout (the banner goes to stderr)");

@@ -3,6 +3,7 @@
 #include "cpudist.skel.h"
 #include "cpudist.h"
 
+#include "coretrace/clock.hpp"
 #include "coretrace/histogram.hpp"
 #include "coretrace/hooks.hpp"
 #include "coretrace/map.hpp"

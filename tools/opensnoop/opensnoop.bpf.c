@@ -9,13 +9,11 @@
 #include <bpf/bpf_helpers.h>
 #include <coretrace/filter.bpf.h>
 #include <coretrace/events.bpf.h>
+#include <coretrace/strings.bpf.h>
 #include "opensnoop.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* -u: only this user ID (real UID, as libbpf-tools). */
-const volatile bool filter_uid = false;
-const volatile __u32 targ_uid = 0;
 /* -x: only calls that failed. */
 const volatile bool targ_failed = false;
 /* -n: only command names containing this (targ_name_len bytes, 0: any). */
@@ -47,50 +45,14 @@ struct {
 /* Calls that could not be followed because `start` was full: counted as lost. */
 __u64 args_dropped = 0;
 
-/* True when `pattern` (pattern_len bytes, at most pattern_cap) occurs in the first `len` bytes
- * of `text` (at most text_cap). Bounded loops only: the verifier sees every bound. */
-static __always_inline bool occurs_in(const char* text, __u32 len, __u32 text_cap,
-                                      const volatile char* pattern, __u32 pattern_len,
-                                      __u32 pattern_cap, bool prefix_only) {
-    for (__u32 at = 0; at < text_cap; at++) {
-        bool same = true;
-
-        if (at + pattern_len > len)
-            return false;
-        for (__u32 i = 0; i < pattern_cap && i < pattern_len; i++) {
-            __u32 k = at + i;
-
-            if (k >= text_cap || text[k] != pattern[i]) {
-                same = false;
-                break;
-            }
-        }
-        if (same)
-            return true;
-        if (prefix_only)
-            return false;
-    }
-    return false;
-}
-
 static __always_inline int on_enter(const char* path, __u32 flags, __u32 mode, __u32 syscall) {
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)id;
     struct open_args args = {};
 
-    if (!ct_pid_selected(id >> 32, tid))
+    if (!ct_pid_selected(id >> 32, tid) || !ct_current_uid_selected())
         return 0;
-    if (filter_uid && (__u32)bpf_get_current_uid_gid() != targ_uid)
-        return 0;
-    if (targ_name_len) {
-        char comm[OPENSNOOP_COMM_LEN] = {};
-
-        bpf_get_current_comm(comm, sizeof(comm));
-        if (!occurs_in(comm, OPENSNOOP_COMM_LEN - 1, OPENSNOOP_COMM_LEN, targ_name, targ_name_len,
-                       OPENSNOOP_NAME_MAX, false))
-            return 0;
-    }
-    if (!ct_current_cgroup_selected())
+    if (!ct_current_comm_contains(targ_name, targ_name_len) || !ct_current_cgroup_selected())
         return 0;
     args.path = (__u64)(unsigned long)path;
     args.flags = flags;
@@ -146,7 +108,7 @@ static __always_inline int on_exit(void* ctx, long ret) {
             event->path_truncated = 1;
     }
     if (path_match != OPENSNOOP_PATH_ANY &&
-        !occurs_in(event->path, (__u32)len - 1, OPENSNOOP_PATH_LEN, targ_path, targ_path_len,
+        !ct_occurs_in(event->path, (__u32)len - 1, OPENSNOOP_PATH_LEN, targ_path, targ_path_len,
                    OPENSNOOP_PATTERN_MAX, path_match == OPENSNOOP_PATH_PREFIX)) {
         ct_event_discard(event);
         return 0;

@@ -4,21 +4,20 @@
 #include "opensnoop.skel.h"
 #include "opensnoop.h"
 
+#include "coretrace/clock.hpp"
 #include "coretrace/error.hpp"
-#include "coretrace/event_stream.hpp"
+#include "coretrace/event_loop.hpp"
 #include "coretrace/hooks.hpp"
 #include "coretrace/log.hpp"
-#include "coretrace/run_loop.hpp"
+#include "coretrace/record_output.hpp"
 #include "coretrace/skeleton.hpp"
 #include "coretrace/system.hpp"
 #include "coretrace/task_filter.hpp"
 #include "coretrace/tool.hpp"
 
-#include <algorithm>
 #include <cstring>
-#include <ctime>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +30,7 @@ struct Options {
     CommonOptions common;
     pid_t pid = 0;
     pid_t tid = 0;
-    long long uid = -1; // -1: any user
+    std::optional<uid_t> uid;
     std::string name;
     std::string cgroup;
     std::string path_contains;
@@ -39,33 +38,6 @@ struct Options {
     long duration_s = 0;
     bool failed = false, extended = false, print_uid = false;
 };
-
-// -u: a numeric user ID, 0 included; (uid_t)-1 is no user.
-const CLI::Validator user_id(
-    [](std::string& text) -> std::string {
-        constexpr unsigned long long most = 4294967294ULL;
-        bool digits =
-            !text.empty() && text.size() <= 10 &&
-            std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-        if (!digits || std::stoull(text) > most)
-            return fmt::format("must be a numeric user ID from 0 to {}, not '{}'", most, text);
-        return {};
-    },
-    "a numeric UID");
-
-// A non-empty string of at most `most` bytes (what the BPF side can compare).
-CLI::Validator bounded_text(std::size_t most, const char* why) {
-    return CLI::Validator(
-        [most, why](std::string& text) -> std::string {
-            if (text.empty())
-                return "must not be empty";
-            if (text.size() > most)
-                return fmt::format("must be 1 to {} bytes long ({}), not {} bytes", most, why,
-                                   text.size());
-            return {};
-        },
-        fmt::format("1 to {} bytes", most));
-}
 
 const char* syscall_name(std::uint32_t syscall) {
     switch (syscall) {
@@ -113,15 +85,7 @@ bool trace_syscall(bpf_object* object, std::size_t first, bool required) {
 // Writes the records as they come: libbpf-tools' columns, or one JSON object per record.
 class Printer {
   public:
-    explicit Printer(const Options& options) : options_(options) {
-        // Records carry CLOCK_MONOTONIC (bpf_ktime_get_ns); this turns them into wall-clock time.
-        timespec real{}, mono{};
-        clock_gettime(CLOCK_REALTIME, &real);
-        clock_gettime(CLOCK_MONOTONIC, &mono);
-        realtime_offset_ns_ =
-            (static_cast<std::int64_t>(real.tv_sec) - mono.tv_sec) * 1000000000LL +
-            (real.tv_nsec - mono.tv_nsec);
-    }
+    explicit Printer(const Options& options) : options_(options) {}
 
     void header() const {
         if (options_.common.json)
@@ -138,15 +102,14 @@ class Printer {
     }
 
     void print(const opensnoop_event& event) {
-        records_++;
-        const std::string comm(event.comm, strnlen(event.comm, sizeof(event.comm)));
-        const std::string path(event.path, strnlen(event.path, sizeof(event.path)));
+        const std::string comm = fixed_string(event.comm);
+        const std::string path = fixed_string(event.path);
         const int fd = event.ret >= 0 ? event.ret : -1;
         const int err = event.ret >= 0 ? 0 : -event.ret;
-        const std::int64_t unix_ns = static_cast<std::int64_t>(event.ts_ns) + realtime_offset_ns_;
+        const std::int64_t unix_ns = clock_.unix_ns(event.ts_ns);
 
         if (options_.common.json) {
-            nlohmann::json line{{"ts_ns", unix_ns},
+            write_json_record({{"ts_ns", unix_ns},
                                 {"pid", event.pid},
                                 {"tid", event.tid},
                                 {"uid", event.uid},
@@ -157,21 +120,11 @@ class Printer {
                                 {"mode", event.mode},
                                 {"path", path},
                                 {"path_truncated", event.path_truncated != 0},
-                                {"syscall", syscall_name(event.syscall)}};
-            // Paths are bytes, not always UTF-8: invalid sequences become U+FFFD.
-            std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-            text += '\n';
-            std::fwrite(text.data(), 1, text.size(), stdout);
+                                {"syscall", syscall_name(event.syscall)}});
             return;
         }
-        if (options_.common.timestamp) {
-            std::time_t seconds = static_cast<std::time_t>(unix_ns / 1000000000LL);
-            std::tm local{};
-            char when[16];
-            localtime_r(&seconds, &local);
-            std::strftime(when, sizeof(when), "%H:%M:%S", &local);
-            std::printf("%-8s ", when);
-        }
+        if (options_.common.timestamp)
+            std::printf("%-8s ", clock_time(unix_ns).c_str());
         if (options_.print_uid)
             std::printf("%-7u ", event.uid);
         std::printf("%-6u %-16s %3d %3d ", event.pid, comm.c_str(), fd, err);
@@ -180,12 +133,9 @@ class Printer {
         std::printf("%s\n", path.c_str());
     }
 
-    std::uint64_t records() const { return records_; }
-
   private:
     const Options& options_;
-    std::int64_t realtime_offset_ns_ = 0;
-    std::uint64_t records_ = 0;
+    KernelClock clock_;
 };
 
 int run(const Options& options) {
@@ -194,6 +144,7 @@ int run(const Options& options) {
     filter.tgid = options.pid;
     filter.tid = options.tid;
     filter.cgroup_path = options.cgroup;
+    filter.uid = options.uid;
     filter.validate();
     StopSignals stop;
 
@@ -207,10 +158,6 @@ int run(const Options& options) {
         traced.emplace_back("openat2");
 
     filter.configure(skel->rodata);
-    if (options.uid >= 0) {
-        skel->rodata->filter_uid = true;
-        skel->rodata->targ_uid = static_cast<__u32>(options.uid);
-    }
     skel->rodata->targ_failed = options.failed;
     std::memcpy(const_cast<char*>(skel->rodata->targ_name), options.name.data(),
                 options.name.size());
@@ -239,30 +186,9 @@ int run(const Options& options) {
              fmt::format("Tracing open family syscalls ({})... Hit Ctrl-C to end.", calls));
     printer.header();
 
-    const auto deadline = options.duration_s ? steady_clock::now() + seconds(options.duration_s)
-                                             : steady_clock::time_point::max();
-    while (!stop.requested()) {
-        const auto now = steady_clock::now();
-        if (now >= deadline)
-            break;
-        auto wait = milliseconds(100);
-        if (deadline != steady_clock::time_point::max())
-            wait = std::min(wait, ceil<milliseconds>(deadline - now));
-        stream->poll(wait);
-        std::fflush(stdout);
-    }
+    pump_events(*stream, stop, seconds(options.duration_s));
     skel.detach();
-    // Every record of a call that returned before the detach is in the buffer now.
-    stream->drain();
-    std::fflush(stdout);
-
-    const std::uint64_t lost = stream->lost() + skel->bss->args_dropped;
-    std::fprintf(stderr, "%llu events lost\n", static_cast<unsigned long long>(lost));
-    if (options.common.json)
-        emit_json_line(nlohmann::json{
-            {"type", "summary"},
-            {"events", printer.records()},
-            {"lost", lost}}.dump());
+    finish_events(*stream, options.common, skel->bss->args_dropped);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* Filters applied in the kernel, configured through .rodata before load:
  *   ct_targ_tgid: only this process (0: any);  ct_targ_tid: only this thread (0: any);
- *   ct_filter_cgroup: only tasks under the cgroup stored at index 0 of ct_cgroup_filter. */
+ *   ct_filter_cgroup: only tasks under the cgroup stored at index 0 of ct_cgroup_filter;
+ *   ct_filter_uid: only tasks whose real user ID is ct_targ_uid (-u, as libbpf-tools). */
 #ifndef CORETRACE_FILTER_BPF_H
 #define CORETRACE_FILTER_BPF_H
 
@@ -9,6 +10,8 @@
 const volatile __u32 ct_targ_tgid = 0;
 const volatile __u32 ct_targ_tid = 0;
 const volatile bool ct_filter_cgroup = false;
+const volatile bool ct_filter_uid = false;
+const volatile __u32 ct_targ_uid = 0;
 
 struct {
     __uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
@@ -31,10 +34,16 @@ static __always_inline bool ct_current_cgroup_selected(void) {
     return !ct_filter_cgroup || bpf_current_task_under_cgroup(&ct_cgroup_filter, 0) > 0;
 }
 
-/* Both filters, for the current task. */
+/* True when the current task passes the user filter. */
+static __always_inline bool ct_current_uid_selected(void) {
+    return !ct_filter_uid || (__u32)bpf_get_current_uid_gid() == ct_targ_uid;
+}
+
+/* Every filter, for the current task. */
 static __always_inline bool ct_current_selected(void) {
     __u64 id = bpf_get_current_pid_tgid();
-    return ct_pid_selected(id >> 32, (__u32)id) && ct_current_cgroup_selected();
+    return ct_pid_selected(id >> 32, (__u32)id) && ct_current_uid_selected() &&
+           ct_current_cgroup_selected();
 }
 
 #endif
