@@ -4,7 +4,9 @@
 #include "coretrace/fd.hpp"
 
 #include <string>
+#include <string_view>
 #include <sys/types.h>
+#include <vector>
 
 namespace coretrace::sys {
 
@@ -25,6 +27,9 @@ std::string require_tracefs();
 // Opens a cgroup v2 directory for a cgroup array; throws a clear Error for a missing path or a
 // path that is not on cgroup v2.
 UniqueFd open_cgroup_v2(const std::string& path);
+// Where file systems of type `fstype` ("bpf", "cgroup2", ...) are mounted, as /proc/self/mounts
+// lists them (octal escapes such as \040 left as they are).
+std::vector<std::string> mount_points(std::string_view fstype);
 // The first line of a file (trailing newline removed), or "" if unreadable.
 std::string read_first_line(const std::string& path);
 

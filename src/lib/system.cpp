@@ -26,15 +26,21 @@ bool on_filesystem(const char* path, long magic) {
 }
 
 std::string cgroup2_mount_point() {
-    std::ifstream mounts("/proc/self/mounts");
-    std::string device, where, type, rest;
-    while (mounts >> device >> where >> type && std::getline(mounts, rest))
-        if (type == "cgroup2")
-            return where;
-    return {};
+    auto found = mount_points("cgroup2");
+    return found.empty() ? std::string() : found.front();
 }
 
 } // namespace
+
+std::vector<std::string> mount_points(std::string_view fstype) {
+    std::ifstream mounts("/proc/self/mounts");
+    std::string device, where, type, rest;
+    std::vector<std::string> found;
+    while (mounts >> device >> where >> type && std::getline(mounts, rest))
+        if (type == fstype)
+            found.push_back(where);
+    return found;
+}
 
 bool has_capability(int cap) {
     __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
