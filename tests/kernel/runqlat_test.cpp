@@ -3,6 +3,7 @@
 // of it went back onto a CPU after waiting, which the kernel's own context-switch counts give.
 #include "bpf_objects.hpp"
 #include "json_lines.hpp"
+#include "sched_bad_input.hpp"
 #include "sched_busy.hpp"
 #include "subprocess.hpp"
 
@@ -213,28 +214,14 @@ TEST(Runqlat, CgroupFilterSeesOnlyThatCgroup) {
 }
 
 TEST(Runqlat, BadInputIsOneLineAndNothingLoads) {
-    struct Case {
-        std::vector<std::string> args;
-        int code;
-        std::string message;
-    };
-    const std::vector<Case> cases = {
-        {{"-p", "999999"}, 1, "runqlat: no process with PID 999999\n"},
-        {{"-c", "/nonexistent-cgroup"}, 1, "runqlat: "},
-        {{"-P", "-L"}, 2, "runqlat: "},
-        {{"--pidnss", "-P"}, 2, "runqlat: "},
-        {{"0"}, 2, "runqlat: interval: "},
-        {{"1", "x"}, 2, "runqlat: "},
-    };
-    for (const auto& c : cases) {
-        std::vector<std::string> argv = {coretrace_binary(), "runqlat"};
-        argv.insert(argv.end(), c.args.begin(), c.args.end());
-        auto done = run(argv, 10s);
-        EXPECT_EQ(done.code, c.code) << c.args[0] << ": " << done.err;
-        EXPECT_TRUE(done.err.starts_with(c.message)) << done.err;
-        EXPECT_EQ(std::count(done.err.begin(), done.err.end(), '\n'), 1) << done.err;
-        EXPECT_EQ(done.out.find("Hit Ctrl-C"), std::string::npos);
-    }
+    expect_bad_input("runqlat", {
+                                    {{"-p", "999999"}, 1, "runqlat: no process with PID 999999\n"},
+                                    {{"-c", "/nonexistent-cgroup"}, 1, "runqlat: "},
+                                    {{"-P", "-L"}, 2, "runqlat: "},
+                                    {{"--pidnss", "-P"}, 2, "runqlat: "},
+                                    {{"0"}, 2, "runqlat: interval: "},
+                                    {{"1", "x"}, 2, "runqlat: "},
+                                });
 }
 
 // Whichever way it ends, none of its programs, maps or links remain.

@@ -3,6 +3,7 @@
 // child's threads only (filtered in the kernel), each above the threshold, and lose none.
 #include "bpf_objects.hpp"
 #include "json_lines.hpp"
+#include "sched_bad_input.hpp"
 #include "sched_busy.hpp"
 #include "subprocess.hpp"
 
@@ -149,27 +150,14 @@ TEST(Runqslower, TextOutputHasLibbpfToolsColumns) {
 }
 
 TEST(Runqslower, BadInputIsOneLineAndNothingLoads) {
-    struct Case {
-        std::vector<std::string> args;
-        int code;
-        std::string message;
-    };
-    const std::vector<Case> cases = {
-        {{"-p", "999999"}, 1, "runqslower: no process with PID 999999\n"},
-        {{"-t", "999999"}, 1, "runqslower: no thread with TID 999999\n"},
-        {{"0"}, 2, "runqslower: min_us: "},
-        {{"abc"}, 2, "runqslower: min_us: "},
-        {{"10", "20"}, 2, "runqslower: "},
-    };
-    for (const auto& c : cases) {
-        std::vector<std::string> argv = {coretrace_binary(), "runqslower"};
-        argv.insert(argv.end(), c.args.begin(), c.args.end());
-        auto done = run(argv, 10s);
-        EXPECT_EQ(done.code, c.code) << c.args[0] << ": " << done.err;
-        EXPECT_TRUE(done.err.starts_with(c.message)) << done.err;
-        EXPECT_EQ(std::count(done.err.begin(), done.err.end(), '\n'), 1) << done.err;
-        EXPECT_EQ(done.out.find("Hit Ctrl-C"), std::string::npos);
-    }
+    expect_bad_input("runqslower",
+                     {
+                         {{"-p", "999999"}, 1, "runqslower: no process with PID 999999\n"},
+                         {{"-t", "999999"}, 1, "runqslower: no thread with TID 999999\n"},
+                         {{"0"}, 2, "runqslower: min_us: "},
+                         {{"abc"}, 2, "runqslower: min_us: "},
+                         {{"10", "20"}, 2, "runqslower: "},
+                     });
 }
 
 // Whichever way it ends, none of its programs, maps or links remain.
