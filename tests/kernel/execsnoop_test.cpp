@@ -156,23 +156,36 @@ TEST(Execsnoop, TruncationIsFlagged) {
 }
 
 // A thread other than the leader execs: the kernel gives it the leader's PID, and the call is
-// still reported, with the path and arguments read at its entry.
-TEST(Execsnoop, ExecFromAThread) {
+// still reported, with the path and arguments read at its entry; through the raw tracepoint of
+// sched_process_exec, and through the classic one when raw tracepoints are turned off.
+static void exec_from_a_thread(const std::string& disable, const std::string& hook) {
     const std::string tag = token("thread");
     Child child([&] {
         std::thread worker([&] { exec_with("/bin/true", {tag}); });
         worker.join();
     });
-    Traced traced = trace_json("execsnoop", {"-l", tag}, [&] {
-        child.go();
-        EXPECT_EQ(child.reap(), 0);
-    });
+    Traced traced = trace_json(
+        "execsnoop", {"-l", tag},
+        [&] {
+            child.go();
+            EXPECT_EQ(child.reap(), 0);
+        },
+        disable);
+    EXPECT_NE(traced.err.find("using " + hook), std::string::npos) << traced.err;
     ASSERT_EQ(traced.records.size(), 1u) << traced.err;
     EXPECT_EQ(traced.records[0]["pid"], child.pid());
     EXPECT_NE(traced.records[0]["tid"], child.pid());
     EXPECT_EQ(traced.records[0]["ret"], 0);
     EXPECT_EQ(traced.records[0]["comm"], "true");
     EXPECT_EQ(strings(traced.records[0]["args"]), std::vector<std::string>{tag});
+}
+
+TEST(Execsnoop, ExecFromAThread) {
+    exec_from_a_thread("", "raw_tp/sched_process_exec");
+}
+
+TEST(Execsnoop, ExecFromAThreadClassicTracepoint) {
+    exec_from_a_thread("raw_tp", "tp/sched/sched_process_exec");
 }
 
 // -n matches the new command's name, in the kernel: a link named after the test is run.

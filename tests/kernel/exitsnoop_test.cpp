@@ -148,6 +148,26 @@ TEST(Exitsnoop, TextColumns) {
     EXPECT_TRUE(line_of(killed.pid()).ends_with(" signal 9 (Killed)")) << tool.out();
 }
 
+// With raw tracepoints turned off, the classic tracepoint reports the same exits.
+TEST(Exitsnoop, ClassicTracepointFallback) {
+    Child three([] { ::_exit(3); });
+    Child killed([] { ::kill(::getpid(), SIGKILL); });
+    Traced traced = trace_json(
+        "exitsnoop", {},
+        [&] {
+            three.go();
+            killed.go();
+            EXPECT_EQ(three.reap(), 3);
+            EXPECT_EQ(killed.reap(), 128 + SIGKILL);
+        },
+        "raw_tp");
+    EXPECT_NE(traced.err.find("using tp/sched/sched_process_exit"), std::string::npos)
+        << traced.err;
+    EXPECT_EQ(only_record(traced, three.pid())["exit_code"], 3);
+    EXPECT_EQ(only_record(traced, killed.pid())["signal"], SIGKILL);
+    EXPECT_EQ(only_record(traced, killed.pid())["ppid"], ::getpid());
+}
+
 TEST(Exitsnoop, BadInput) {
     expect_refused({"exitsnoop", "-p", "999999"}, 1, "999999");
     expect_refused({"exitsnoop", "-c", "/nonexistent-cgroup"}, 1, "/nonexistent-cgroup");

@@ -48,6 +48,26 @@ TEST(Sigsnoop, ReportsASignalToAChild) {
         EXPECT_EQ(record["pid"], self) << record;
 }
 
+// With raw tracepoints turned off, the classic tracepoint gives the same record: a tgkill(2)
+// to a child that ignores the signal (si_code SI_TKILL, result "ignored").
+TEST(Sigsnoop, ClassicTracepointFallback) {
+    Child child(ignore_usr_signals);
+    child.go();
+    ASSERT_TRUE(child.wait_done());
+    const pid_t self = ::getpid();
+    Traced traced = trace_json(
+        "sigsnoop", {"-p", std::to_string(self)},
+        [&] { ASSERT_EQ(::syscall(SYS_tgkill, child.pid(), child.pid(), SIGUSR2), 0); }, "raw_tp");
+    EXPECT_NE(traced.err.find("using tp/signal/signal_generate"), std::string::npos) << traced.err;
+    auto found = records_with(traced, "tpid", child.pid());
+    ASSERT_EQ(found.size(), 1u) << traced.err;
+    EXPECT_EQ(found[0]["sig"], SIGUSR2);
+    EXPECT_EQ(found[0]["pid"], self);
+    EXPECT_EQ(found[0]["tcomm"], "kernel_tests");
+    EXPECT_EQ(found[0]["code"], -6); // SI_TKILL
+    EXPECT_EQ(found[0]["result"], "ignored");
+}
+
 // -s keeps the chosen signals only (by number or name, several at once); an ignored signal is
 // still generated, with the result "ignored".
 TEST(Sigsnoop, SignalFilter) {

@@ -8,6 +8,7 @@
 #include "subprocess.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <csignal>
 #include <functional>
 #include <gtest/gtest.h>
@@ -23,12 +24,16 @@ struct Traced {
 };
 
 // Runs `coretrace TOOL --json ARGS...`, waits until it traces, runs `work`, stops it with
-// SIGINT and returns what it printed, after checking the summary.
+// SIGINT and returns what it printed, after checking the summary. `disable`, when not empty, is
+// the tool's CORETRACE_DISABLE (to run a fallback hook).
 inline Traced trace_json(const std::string& tool_name, const std::vector<std::string>& args,
-                         const std::function<void()>& work) {
-    std::vector<std::string> argv = {coretrace_binary(), tool_name, "--json"};
+                         const std::function<void()>& work, const std::string& disable = "") {
+    std::vector<std::string> argv = {coretrace_binary(), tool_name, "--json", "-v"};
     argv.insert(argv.end(), args.begin(), args.end());
-    Subprocess tool(argv);
+    Subprocess tool(argv, [disable] {
+        if (!disable.empty())
+            ::setenv("CORETRACE_DISABLE", disable.c_str(), 1);
+    });
     Traced traced;
     EXPECT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
     work();
