@@ -100,6 +100,25 @@ TEST(Capable, ReportsCapNumberNameAndVerdict) {
     }
 }
 
+// The classic tracepoint, where raw tracepoints are missing, reports the same checks.
+TEST(Capable, ClassicTracepointFallback) {
+    if (getuid() != 0)
+        GTEST_SKIP() << "needs root to hold CAP_SYS_ADMIN";
+    Child child([] { ::unshare(CLONE_NEWUTS); }, /*exit_after=*/true);
+    JsonRun run = run_json(
+        "capable", {"-p", std::to_string(child.pid())},
+        [&] {
+            child.go();
+            ASSERT_EQ(child.reap(), 0);
+        },
+        "raw_tp");
+    EXPECT_NE(run.err.find("using tp/capability/cap_capable"), std::string::npos) << run.err;
+    auto records = of_pid(run.lines, child.pid());
+    ASSERT_EQ(records.size(), 1u) << run.out;
+    EXPECT_EQ(records[0]["cap"], cap_sys_admin);
+    EXPECT_EQ(records[0]["verdict"], "allow");
+}
+
 // -u pid: a capability is reported once per process, however often it is checked.
 TEST(Capable, UniquePerProcess) {
     if (getuid() != 0)

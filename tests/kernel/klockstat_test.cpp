@@ -75,6 +75,26 @@ TEST(Klockstat, SeesTheWaitsOfAChildsThreads) {
     }
 }
 
+// The classic tracepoints see the same waits.
+TEST(Klockstat, ClassicTracepointFallback) {
+    Child child(mmap_storm, /*exit_after=*/true);
+    JsonRun run = run_json(
+        "klockstat", {"-p", std::to_string(child.pid())},
+        [&] {
+            child.go();
+            ASSERT_EQ(child.reap(), 0);
+        },
+        "raw_tp");
+    EXPECT_NE(run.err.find("using tp/lock/contention_begin"), std::string::npos) << run.err;
+    EXPECT_NE(run.err.find("using tp/lock/contention_end"), std::string::npos) << run.err;
+    ASSERT_EQ(run.lines.size(), 1u) << run.out;
+    ASSERT_FALSE(run.lines[0]["locks"].empty()) << run.out;
+    for (const auto& row : run.lines[0]["locks"]) {
+        EXPECT_EQ(row["max_pid"], child.pid()) << row;
+        EXPECT_GT(row["total_ns"].get<std::uint64_t>(), 0u) << row;
+    }
+}
+
 // -P: one row per waiting thread of the child (never the main thread, which only sleeps and
 // joins), with its name.
 TEST(Klockstat, PerThread) {

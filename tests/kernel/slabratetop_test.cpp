@@ -80,6 +80,26 @@ TEST(Slabratetop, CountsTheFilpAllocationsOfAChild) {
     }
 }
 
+// The classic tracepoint counts the same allocations, from the record's name and bytes_alloc.
+TEST(Slabratetop, ClassicTracepointFallback) {
+    Child child([] { open_close(opens); }, /*exit_after=*/true);
+    JsonRun run = run_json(
+        "slabratetop", {"-C", "-p", std::to_string(child.pid()), "1"},
+        [&] {
+            child.go();
+            ASSERT_EQ(child.reap(), 0);
+        },
+        "raw_tp");
+    EXPECT_NE(run.err.find("using tp/kmem/kmem_cache_alloc"), std::string::npos) << run.err;
+    CacheTotal filp = total_of(run.lines, "filp");
+    EXPECT_GE(filp.allocs, static_cast<std::uint64_t>(opens)) << run.out;
+    EXPECT_LE(filp.allocs, static_cast<std::uint64_t>(opens) + 50) << run.out;
+    const std::uint64_t size = slab_object_size("filp");
+    if (size) {
+        EXPECT_EQ(filp.bytes, filp.allocs * size);
+    }
+}
+
 // -r limits the rows, -s sorts them; both apply to each interval.
 TEST(Slabratetop, RowsAndSort) {
     Child by_count_child([] { open_close(opens); }, /*exit_after=*/true);

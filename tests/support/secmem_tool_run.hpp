@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <functional>
 #include <gtest/gtest.h>
 #include <string>
@@ -22,12 +23,18 @@ struct JsonRun {
 };
 
 // Runs `coretrace TOOL --json ARGS...`, waits for its banner, runs `workload`, then stops it
-// with SIGINT (unless it ends by itself) and parses its output.
+// with SIGINT (unless it ends by itself) and parses its output. `disable` is put in the tool's
+// CORETRACE_DISABLE (e.g. "raw_tp", to test a fallback hook).
 inline JsonRun run_json(const std::string& tool, const std::vector<std::string>& args,
-                        const std::function<void()>& workload) {
+                        const std::function<void()>& workload, const std::string& disable = "") {
     std::vector<std::string> argv = {coretrace_binary(), tool, "--json"};
+    if (!disable.empty())
+        argv.push_back("-v"); // says which hook was used
     argv.insert(argv.end(), args.begin(), args.end());
-    Subprocess process(argv);
+    Subprocess process(argv, [disable] {
+        if (!disable.empty())
+            ::setenv("CORETRACE_DISABLE", disable.c_str(), 1);
+    });
     JsonRun run;
     EXPECT_TRUE(process.wait_for("Hit Ctrl-C")) << process.err();
     workload();
