@@ -1,0 +1,194 @@
+// capable on the real kernel: a child makes capability checks the test knows (unshare(2) of a
+// UTS namespace checks CAP_SYS_ADMIN, a raw socket CAP_NET_RAW), once with the capability and
+// once after dropping it from its effective set; capable must report each with its verdict.
+#include "secmem_tool_run.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <linux/capability.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sstream>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+using namespace coretrace::test;
+using namespace coretrace::test::secmem;
+using nlohmann::json;
+
+namespace {
+
+constexpr int cap_net_raw = 13, cap_sys_admin = 21;
+
+// Removes `cap` from the calling thread's effective set; false on failure.
+bool drop_effective(int cap) {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    if (::syscall(SYS_capget, &header, data) != 0)
+        return false;
+    data[cap / 32].effective &= ~(1u << (cap % 32));
+    return ::syscall(SYS_capset, &header, data) == 0;
+}
+
+// The child's work: exit status 0 when each call had the result the test expects.
+void checks_with_and_without_sys_admin() {
+    int raw = ::socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+    if (raw < 0)
+        ::_exit(10);
+    ::close(raw);
+    if (::unshare(CLONE_NEWUTS) != 0)
+        ::_exit(11);
+    if (!drop_effective(cap_sys_admin))
+        ::_exit(12);
+    if (::unshare(CLONE_NEWUTS) == 0 || errno != EPERM)
+        ::_exit(13);
+    ::_exit(0);
+}
+
+std::vector<json> of_pid(const std::vector<json>& lines, pid_t pid) {
+    std::vector<json> out;
+    for (const auto& line : lines)
+        if (line.contains("pid") && line["pid"] == pid)
+            out.push_back(line);
+    return out;
+}
+
+} // namespace
+
+TEST(Capable, ReportsCapNumberNameAndVerdict) {
+    if (getuid() != 0)
+        GTEST_SKIP() << "needs root to hold CAP_SYS_ADMIN and CAP_NET_RAW";
+    Child child(checks_with_and_without_sys_admin, /*exit_after=*/true);
+    JsonRun run = run_json("capable", {"-p", std::to_string(child.pid())}, [&] {
+        child.go();
+        ASSERT_EQ(child.reap(), 0) << "the child's calls did not behave as expected";
+    });
+    ASSERT_FALSE(run.lines.empty()) << run.err;
+    json summary = run.lines.back();
+    run.lines.pop_back();
+    EXPECT_EQ(summary["type"], "summary");
+    EXPECT_EQ(summary["lost"], 0);
+    EXPECT_EQ(summary["events"], run.lines.size());
+
+    // -p is applied in the kernel: nothing but the child.
+    for (const auto& record : run.lines) {
+        EXPECT_EQ(record["pid"], child.pid()) << record;
+        EXPECT_EQ(record["tid"], child.pid()) << record;
+        EXPECT_EQ(record["uid"], 0) << record;
+        EXPECT_EQ(record["comm"], "kernel_tests") << record;
+        EXPECT_EQ(record["verdict"], record["ret"] == 0 ? "allow" : "deny") << record;
+        EXPECT_FALSE(record.contains("audit")); // unknown to the tracepoint
+    }
+    // In order: CAP_NET_RAW allowed, CAP_SYS_ADMIN allowed, then CAP_SYS_ADMIN denied (-EPERM).
+    std::vector<std::string> seen;
+    for (const auto& record : run.lines) {
+        if (record["cap"] == cap_net_raw) {
+            EXPECT_EQ(record["name"], "CAP_NET_RAW");
+            seen.push_back(std::string("net_raw:") + record["verdict"].get<std::string>());
+        } else if (record["cap"] == cap_sys_admin) {
+            EXPECT_EQ(record["name"], "CAP_SYS_ADMIN");
+            seen.push_back(std::string("sys_admin:") + record["verdict"].get<std::string>());
+        }
+    }
+    std::vector<std::string> expected = {"net_raw:allow", "sys_admin:allow", "sys_admin:deny"};
+    EXPECT_EQ(seen, expected) << run.out;
+    for (const auto& record : run.lines) {
+        if (record["cap"] == cap_sys_admin && record["verdict"] == "deny") {
+            EXPECT_EQ(record["ret"], -EPERM);
+        }
+    }
+}
+
+// The classic tracepoint, where raw tracepoints are missing, reports the same checks.
+TEST(Capable, ClassicTracepointFallback) {
+    if (getuid() != 0)
+        GTEST_SKIP() << "needs root to hold CAP_SYS_ADMIN";
+    Child child([] { ::unshare(CLONE_NEWUTS); }, /*exit_after=*/true);
+    JsonRun run = run_json(
+        "capable", {"-p", std::to_string(child.pid())},
+        [&] {
+            child.go();
+            ASSERT_EQ(child.reap(), 0);
+        },
+        "raw_tp");
+    EXPECT_NE(run.err.find("using tp/capability/cap_capable"), std::string::npos) << run.err;
+    auto records = of_pid(run.lines, child.pid());
+    ASSERT_EQ(records.size(), 1u) << run.out;
+    EXPECT_EQ(records[0]["cap"], cap_sys_admin);
+    EXPECT_EQ(records[0]["verdict"], "allow");
+}
+
+// -u pid: a capability is reported once per process, however often it is checked.
+TEST(Capable, UniquePerProcess) {
+    if (getuid() != 0)
+        GTEST_SKIP() << "needs root to hold CAP_SYS_ADMIN";
+    auto five_checks = [] {
+        for (int i = 0; i < 5; i++)
+            if (::unshare(CLONE_NEWUTS) != 0)
+                ::_exit(10);
+    };
+    auto count_sys_admin = [](const std::vector<json>& lines) {
+        return std::count_if(lines.begin(), lines.end(), [](const json& r) {
+            return r.contains("cap") && r["cap"] == cap_sys_admin;
+        });
+    };
+
+    Child all(five_checks, /*exit_after=*/true);
+    JsonRun every = run_json("capable", {"-p", std::to_string(all.pid())}, [&] {
+        all.go();
+        ASSERT_EQ(all.reap(), 0);
+    });
+    EXPECT_EQ(count_sys_admin(of_pid(every.lines, all.pid())), 5) << every.out;
+
+    Child once(five_checks, /*exit_after=*/true);
+    JsonRun unique = run_json("capable", {"-u", "pid", "-p", std::to_string(once.pid())}, [&] {
+        once.go();
+        ASSERT_EQ(once.reap(), 0);
+    });
+    EXPECT_EQ(count_sys_admin(of_pid(unique.lines, once.pid())), 1) << unique.out;
+}
+
+// libbpf-tools' -x columns; AUDIT and INSETID are '-' (not carried by the tracepoint).
+TEST(Capable, TextColumnsWithExtraFields) {
+    if (getuid() != 0)
+        GTEST_SKIP() << "needs root to hold CAP_SYS_ADMIN";
+    Child child([] { ::unshare(CLONE_NEWUTS); }, /*exit_after=*/true);
+    Subprocess tool({coretrace_binary(), "capable", "-x", "-p", std::to_string(child.pid())});
+    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
+    child.go();
+    ASSERT_EQ(child.reap(), 0);
+    tool.signal(SIGINT);
+    ASSERT_EQ(tool.wait(20s), 0) << tool.err();
+    EXPECT_NE(tool.out().find("TIME     UID   PID     TID     COMM             CAP     NAME       "
+                              "          AUDIT   VERDICT INSETID"),
+              std::string::npos)
+        << tool.out();
+    char expected[160];
+    std::snprintf(expected, sizeof(expected), " %-5d %-7d %-7d %-16s %-7d %-20s %-7s %-7s %-7s", 0,
+                  child.pid(), child.pid(), "kernel_tests", cap_sys_admin, "CAP_SYS_ADMIN", "-",
+                  "allow", "-");
+    int matches = 0;
+    std::istringstream lines(tool.out());
+    std::string line;
+    while (std::getline(lines, line))
+        if (line.size() > 8 && line.substr(8) == expected)
+            matches++;
+    EXPECT_EQ(matches, 1) << tool.out();
+}
+
+TEST(Capable, BadInput) {
+    expect_refused({"capable", "-p", "999999"}, 1, "999999");
+    expect_refused({"capable", "-K"}, 1, "not supported yet");
+    expect_refused({"capable", "-U"}, 1, "not supported yet");
+    expect_refused({"capable", "-u", "thread"}, 2, "thread");
+    expect_refused({"capable", "-c", "/nonexistent-cgroup"}, 1, "/nonexistent-cgroup");
+}
+
+TEST(Capable, NothingRemainsAfterSigint) {
+    expect_cleanup({"capable"}, SIGINT);
+}
+
+TEST(Capable, NothingRemainsAfterSigterm) {
+    expect_cleanup({"capable", "-u", "cgroup", "-x"}, SIGTERM);
+}

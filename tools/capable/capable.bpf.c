@@ -1,0 +1,84 @@
+/* capable: one record per capability check, from the capability:cap_capable tracepoint, which
+ * fires at the end of cap_capable() with the capability and the verdict (Linux 6.13+).
+ *
+ * The raw tracepoint gives the typed arguments (cred, target_ns, capable_ns, cap, ret); the
+ * classic tracepoint is the fallback. Unlike a kprobe on cap_capable(), neither sees the
+ * function's `opts` argument, so whether the check is audited (CAP_OPT_NOAUDIT) and whether it
+ * came from an "in setid" path (CAP_OPT_INSETID) are unknown here. Everything is filtered in the
+ * kernel: -p, -c, the tool's own checks, and -u (first check of a capability per process or
+ * cgroup only). */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <coretrace/filter.bpf.h>
+#include <coretrace/events.bpf.h>
+#include "capable.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* The tool's own process: its checks are not reported (as libbpf-tools). */
+const volatile __u32 my_tgid = 0;
+const volatile __u32 unique_type = CAPABLE_UNIQUE_OFF;
+
+/* -u: what was already reported. */
+struct unique_key {
+    __s32 cap;
+    __u32 tgid;
+    __u64 cgroup_id;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 10240);
+    __type(key, struct unique_key);
+    __type(value, __u8);
+} seen SEC(".maps");
+
+/* -u: checks that could not be remembered because `seen` was full (reported anyway). */
+__u64 seen_full = 0;
+
+static __always_inline int on_check(void* ctx, int cap, int ret) {
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tgid = id >> 32;
+    struct capable_event* event;
+
+    if (tgid == my_tgid || !ct_current_selected())
+        return 0;
+    if (unique_type != CAPABLE_UNIQUE_OFF) {
+        struct unique_key key = {.cap = cap};
+        __u8 one = 1;
+
+        if (unique_type == CAPABLE_UNIQUE_CGROUP)
+            key.cgroup_id = bpf_get_current_cgroup_id();
+        else
+            key.tgid = tgid;
+        if (bpf_map_lookup_elem(&seen, &key))
+            return 0;
+        if (bpf_map_update_elem(&seen, &key, &one, BPF_NOEXIST))
+            __sync_fetch_and_add(&seen_full, 1);
+    }
+    event = ct_event_reserve(sizeof(*event));
+    if (!event)
+        return 0;
+    event->ts_ns = bpf_ktime_get_ns();
+    event->pid = tgid;
+    event->tid = (__u32)id;
+    event->uid = (__u32)bpf_get_current_uid_gid();
+    event->cap = cap;
+    event->ret = ret;
+    event->pad = 0;
+    bpf_get_current_comm(event->comm, sizeof(event->comm));
+    ct_event_submit(ctx, event, sizeof(*event));
+    return 0;
+}
+
+/* TP_PROTO(const struct cred *cred, struct user_namespace *target_ns,
+ *          const struct user_namespace *capable_ns, int cap, int ret) */
+SEC("raw_tp/cap_capable")
+int capable_raw(struct bpf_raw_tracepoint_args* ctx) {
+    return on_check(ctx, (int)ctx->args[3], (int)ctx->args[4]);
+}
+
+SEC("tp/capability/cap_capable")
+int capable_tp(struct trace_event_raw_cap_capable* ctx) {
+    return on_check(ctx, ctx->cap, ctx->ret);
+}
