@@ -5,6 +5,7 @@
 #include <chrono>
 #include <fcntl.h>
 #include <sstream>
+#include <cstdlib>
 #include <cstring>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -80,6 +81,27 @@ TEST(Filelife, ReportsNamePidAndAgeOnExt4) {
     struct stat st {};
     ASSERT_EQ(::stat(dir.path().c_str(), &st), 0);
     EXPECT_EQ(r["dev"], std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev)));
+}
+
+// The classic tracepoint fallback for ext4 (raw_tp disabled) still matches by inode.
+TEST(Filelife, Ext4ClassicTracepointFallback) {
+    ScratchDir dir("filelife");
+    if (filesystem_magic(dir.path()) != kExt4Magic)
+        GTEST_SKIP() << dir.path() << " is not on ext4";
+    const std::string file = "fallback-" + std::to_string(::getpid());
+    Child child([&] { create_wait_delete(dir / file); }, /*exit_after=*/true);
+    ::setenv("CORETRACE_DISABLE", "raw_tp", 1);
+    ToolRun run =
+        run_around({"filelife", "--json", "-v", "-p", std::to_string(child.pid())}, {&child});
+    ::unsetenv("CORETRACE_DISABLE");
+    EXPECT_NE(run.err.find("ext4 unlink: using tp/ext4/ext4_unlink_exit"), std::string::npos)
+        << run.err;
+    auto all = records(run);
+    ASSERT_EQ(all.size(), 1u) << run.out;
+    EXPECT_EQ(all[0]["file"], file);
+    EXPECT_EQ(all[0]["pid"], child.pid());
+    EXPECT_EQ(all[0]["via"], "ext4");
+    expect_age(all[0]);
 }
 
 // On tmpfs (no unlink tracepoint) the deletion is matched at unlinkat(2) by the path: absolute,
