@@ -1,0 +1,125 @@
+// readahead: how much of what readahead brought into the page cache was used, and how soon,
+// libbpf-tools' readahead with its flags and text output, plus --json, -p in the kernel and a
+// count of the pages it could not follow. Built on the readahead and filemap tracepoints
+// instead of fentry: see readahead.bpf.c and docs/readahead.md.
+#include "readahead.h" // before the skeleton, whose .bss holds a struct readahead_hist
+
+#include "readahead.skel.h"
+
+#include "coretrace/histogram.hpp"
+#include "coretrace/hooks.hpp"
+#include "coretrace/run_loop.hpp"
+#include "coretrace/skeleton.hpp"
+#include "coretrace/system.hpp"
+#include "coretrace/task_filter.hpp"
+#include "coretrace/tool.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+using namespace coretrace;
+
+constexpr std::string_view unbounded_sections[] = {"tp/readahead/page_cache_ra_unbounded"};
+constexpr std::string_view order_sections[] = {"tp/readahead/page_cache_ra_order"};
+constexpr std::string_view added_sections[] = {"tp/filemap/mm_filemap_add_to_page_cache"};
+constexpr std::string_view get_pages_sections[] = {"tp/filemap/mm_filemap_get_pages"};
+constexpr std::string_view map_pages_sections[] = {"tp/filemap/mm_filemap_map_pages"};
+constexpr std::string_view fault_sections[] = {"tp/filemap/mm_filemap_fault"};
+constexpr std::string_view deleted_sections[] = {"tp/filemap/mm_filemap_delete_from_page_cache"};
+constexpr hooks::EventHooks readahead_hooks[] = {
+    {"readahead (unbounded)", unbounded_sections},
+    {"readahead (large folios)", order_sections},
+    {"page added to the page cache", added_sections},
+    {"buffered read of pages", get_pages_sections},
+    {"fault-around mapping of pages", map_pages_sections},
+    {"page fault on a file", fault_sections},
+    {"page removed from the page cache", deleted_sections},
+};
+
+struct Options {
+    CommonOptions common;
+    long duration_s = 0;
+    bool milliseconds = false;
+    pid_t pid = 0;
+};
+
+void report(const Options& options, const readahead_hist& hist) {
+    const char* unit = options.milliseconds ? "msecs" : "usecs";
+    if (options.common.json) {
+        emit_json_line(nlohmann::json{{"total", hist.total},
+                                      {"unused", hist.unused},
+                                      {"used", hist.total - hist.unused},
+                                      {"not_followed", hist.dropped},
+                                      {"unit", unit},
+                                      {"buckets", log2_hist_json(hist.slots, unit)}}
+                           .dump());
+        return;
+    }
+    std::string out =
+        fmt::format("\nReadahead unused/total pages: {}/{}\n", hist.unused, hist.total);
+    out += format_log2_hist(hist.slots, unit);
+    if (hist.dropped)
+        out += fmt::format("({} readahead pages not followed: page map full)\n", hist.dropped);
+    std::fputs(out.c_str(), stdout);
+    std::fflush(stdout);
+}
+
+int run(const Options& options) {
+    sys::require_bpf_privileges();
+    TaskFilter filter;
+    filter.tgid = options.pid;
+    filter.validate();
+    StopSignals stop;
+
+    auto skel = Skeleton<readahead_bpf>::open();
+    for (const auto& event : readahead_hooks)
+        hooks::prefer(skel.object(), event);
+    filter.configure(skel->rodata);
+    skel->rodata->targ_ms = options.milliseconds;
+    skel.load();
+    skel.attach();
+
+    announce(options.common, "Tracing fs read-ahead ... Hit Ctrl-C to end.");
+    Pacing pacing;
+    if (options.duration_s) {
+        pacing.interval = std::chrono::seconds(options.duration_s);
+        pacing.count = 1;
+    }
+    pacing.run(stop, [] {});
+    skel.detach();
+    report(options, skel->bss->hist);
+    return 0;
+}
+
+int readahead_main(int argc, char** argv) {
+    Options options;
+    CLI::App app{
+        "Show fs automatic read-ahead usage.\n\n"
+        "Built on tracepoints (readahead:page_cache_ra_unbounded, page_cache_ra_order,\n"
+        "filemap:mm_filemap_add_to_page_cache, mm_filemap_get_pages, mm_filemap_map_pages,\n"
+        "mm_filemap_fault, mm_filemap_delete_from_page_cache) instead of libbpf-tools' fentry\n"
+        "hooks. A page counts as used at its first buffered read, fault-around mapping or page\n"
+        "fault (splice and sendfile read through the same path), not at mark_page_accessed:\n"
+        "a page reached only by other kernel users of the page cache stays unused. Pages are\n"
+        "known by device, inode and index, not by struct page.\n\n"
+        "USAGE: readahead [--help] [-d DURATION] [-m] [-p PID] [--json]\n\n"
+        "EXAMPLES:\n"
+        "    readahead              # summarize readahead page use until Ctrl-C\n"
+        "    readahead -d 10        # trace for 10 seconds only\n"
+        "    readahead -m --json    # millisecond histogram, as one JSON object",
+        "readahead"};
+    app.add_option("-d,--duration", options.duration_s, "Duration to trace, in seconds")
+        ->check(positive_integer);
+    app.add_flag("-m,--milliseconds", options.milliseconds, "Millisecond histogram");
+    app.add_option("-p,--pid", options.pid, "Count readahead done by this process only")
+        ->check(positive_integer);
+    add_common_options(app, options.common, false);
+    return run_tool(app, argc, argv, options.common, [&] { return run(options); });
+}
+
+} // namespace
+
+CORETRACE_TOOL(readahead, "pages read ahead into the page cache, used and unused", readahead_main,
+               readahead_hooks);
