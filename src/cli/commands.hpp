@@ -12,10 +12,13 @@ struct Command {
 };
 
 int features_main(int argc, char** argv);
+int list_main(int argc, char** argv);
 
 inline constexpr Command commands[] = {
     {"features", "what this kernel offers to a tracing user, tested by the probes the tools use",
      features_main},
+    {"list", "the hooks this machine offers (tracepoints, tp_btf, uprobes, USDT), like bpftrace -l",
+     list_main},
 };
 
 } // namespace coretrace::cli
