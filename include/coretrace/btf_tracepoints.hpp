@@ -52,6 +52,7 @@ class KernelTypes {
     mutable struct ::btf_dump* dump_ = nullptr;
     mutable std::unique_ptr<std::string> rendered_ = std::make_unique<std::string>();
     mutable std::unordered_map<std::string_view, unsigned> functions_, typedefs_;
+    mutable unsigned linear_lookups_ = 0;
 };
 
 } // namespace coretrace::btf

@@ -464,7 +464,10 @@ int list_main(int argc, char** argv) {
         "-v adds tracepoint fields (from tracefs format files), tp_btf/raw tracepoint arguments\n"
         "(from BTF) and USDT argument specs. Exit status 1 when nothing matches.",
         "list"};
-    add_common_options(app, options.common, false);
+    app.add_flag(
+        "-v,--verbose", options.common.verbose,
+        "Details: tracepoint fields, tp_btf/raw tracepoint arguments, USDT argument specs");
+    app.add_flag("--json", options.common.json, "One JSON object per hook (JSON Lines)");
     app.add_option("PATTERN", options.pattern, "Hooks to list (wildcards * and ?)");
     app.add_option("-p,--pid", options.pid, "With usdt:* or uprobe:*: the files this process maps")
         ->check(CLI::PositiveNumber);

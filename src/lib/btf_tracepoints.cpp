@@ -53,7 +53,7 @@ KernelTypes::~KernelTypes() {
 KernelTypes::KernelTypes(KernelTypes&& other) noexcept
     : btf_(std::exchange(other.btf_, nullptr)), dump_(std::exchange(other.dump_, nullptr)),
       rendered_(std::move(other.rendered_)), functions_(std::move(other.functions_)),
-      typedefs_(std::move(other.typedefs_)) {}
+      typedefs_(std::move(other.typedefs_)), linear_lookups_(other.linear_lookups_) {}
 KernelTypes& KernelTypes::operator=(KernelTypes&& other) noexcept {
     if (this != &other) {
         btf_dump__free(dump_);
@@ -63,6 +63,7 @@ KernelTypes& KernelTypes::operator=(KernelTypes&& other) noexcept {
         rendered_ = std::move(other.rendered_);
         functions_ = std::move(other.functions_);
         typedefs_ = std::move(other.typedefs_);
+        linear_lookups_ = other.linear_lookups_;
     }
     return *this;
 }
@@ -84,6 +85,13 @@ void KernelTypes::index() const {
 }
 
 std::optional<unsigned> KernelTypes::lookup(const std::string& name, bool typedef_) const {
+    // A few lookups (-v of one tracepoint) are cheaper as libbpf's linear searches than building
+    // the index (about 10 ms for vmlinux); -v of many tracepoints builds it.
+    if (functions_.empty() && ++linear_lookups_ <= 16) {
+        int id =
+            btf__find_by_name_kind(btf_, name.c_str(), typedef_ ? BTF_KIND_TYPEDEF : BTF_KIND_FUNC);
+        return id > 0 ? std::optional<unsigned>(static_cast<unsigned>(id)) : std::nullopt;
+    }
     index();
     const auto& map = typedef_ ? typedefs_ : functions_;
     auto it = map.find(name);
