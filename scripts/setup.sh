@@ -17,6 +17,7 @@ packages=(
     libbpf-dev libelf-dev zlib1g-dev            # libbpf (+ static archives)
     libfmt-dev libcli11-dev nlohmann-json3-dev  # library dependencies
     libgtest-dev                                # tests
+    systemtap-sdt-dev                           # <sys/sdt.h> for the USDT test fixture
     ${CORETRACE_EXTRA_PACKAGES:-}
 )
 missing=()

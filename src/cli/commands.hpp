@@ -13,12 +13,15 @@ struct Command {
 
 int features_main(int argc, char** argv);
 int bpf_main(int argc, char** argv);
+int list_main(int argc, char** argv);
 
 inline constexpr Command commands[] = {
     {"bpf", "the BPF programs, maps and links loaded here, who holds them, where they are pinned",
      bpf_main},
     {"features", "what this kernel offers to a tracing user, tested by the probes the tools use",
      features_main},
+    {"list", "the hooks this machine offers (tracepoints, tp_btf, uprobes, USDT), like bpftrace -l",
+     list_main},
 };
 
 } // namespace coretrace::cli
