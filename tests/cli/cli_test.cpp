@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <regex>
+#include <sstream>
 #include <unistd.h>
 
 using namespace coretrace::test;
@@ -45,7 +46,12 @@ TEST(Cli, HelpListsEveryToolWithOneLine) {
     EXPECT_EQ(r.code, 0);
     EXPECT_TRUE(std::regex_search(r.out, std::regex("\n  cpudist +on-CPU")));
     EXPECT_TRUE(std::regex_search(r.out, std::regex("\n  hello +count write")));
-    EXPECT_TRUE(std::regex_search(r.out, std::regex("\nWorkbench:\n  features +what this kernel")));
+    const auto workbench = r.out.find("\nWorkbench:\n");
+    ASSERT_NE(workbench, std::string::npos) << r.out;
+    for (const char* command : {"bpf", "features", "list"})
+        EXPECT_TRUE(std::regex_search(r.out.substr(workbench),
+                                      std::regex(std::string("\n  ") + command + " +[a-z]")))
+            << command;
 }
 
 TEST(Cli, VersionAndToolHelp) {
@@ -67,6 +73,28 @@ TEST(Cli, SymlinkNamedAfterAToolRunsIt) {
     fs::remove_all(dir);
     EXPECT_EQ(r.code, 0);
     EXPECT_NE(r.out.find("Summarize on-CPU time"), std::string::npos) << r.out;
+}
+
+// The build makes bin/NAME -> coretrace for every tool --help lists, killsnoop (registered by
+// sigsnoop's file) included, and each runs its own tool.
+TEST(Cli, BuildHasAnEntryPointForEveryTool) {
+    auto help = ct({"--help"});
+    const auto tools = help.out.find("\nTools:\n"), workbench = help.out.find("\nWorkbench:\n");
+    ASSERT_NE(tools, std::string::npos);
+    ASSERT_NE(workbench, std::string::npos);
+    std::istringstream lines(help.out.substr(tools + 8, workbench - tools - 8));
+    const fs::path bin = fs::path(coretrace_binary()).parent_path();
+    int seen = 0;
+    for (std::string line, name; std::getline(lines, line);) {
+        if (!(std::istringstream(line) >> name))
+            continue;
+        seen++;
+        EXPECT_TRUE(fs::is_symlink(bin / name)) << bin / name;
+        auto r = run({(bin / name).string(), "--help"});
+        EXPECT_EQ(r.code, 0) << name;
+        EXPECT_NE(r.out.find("Usage: " + name), std::string::npos) << name << ": " << r.out;
+    }
+    EXPECT_GE(seen, 29);
 }
 
 TEST(Cli, UnknownToolOrFlag) {

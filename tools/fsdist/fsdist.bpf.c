@@ -15,7 +15,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include <coretrace/filter.bpf.h>
-#include <coretrace/fd_file.bpf.h>
+#include <coretrace/files.bpf.h>
 #include <coretrace/log2.bpf.h>
 #include "fsdist.h"
 
@@ -134,7 +134,7 @@ static __always_inline int on_enter(long id, const unsigned long* args) {
     if (!ct_pid_selected(pid_tgid >> 32, tid))
         return 0;
     /* The file system is known from the descriptor now; an open's only at its exit. */
-    if (call.op != FSDIST_OPEN && !ct_file_fs_is(ct_fd_file((long)args[0]), targ_fs, targ_fs_len))
+    if (call.op != FSDIST_OPEN && !ct_file_fs_is(ct_current_file((long)args[0]), targ_fs, targ_fs_len))
         return 0;
     call.start_ns = bpf_ktime_get_ns();
     if (bpf_map_update_elem(&start, &tid, &call, BPF_ANY))
@@ -158,7 +158,7 @@ static __always_inline int on_exit(long ret) {
     if (call.check_path && !by_descriptor(call.path))
         return 0;
     if (call.op == FSDIST_OPEN &&
-        (ret < 0 || !ct_file_fs_is(ct_fd_file(ret), targ_fs, targ_fs_len)))
+        (ret < 0 || !ct_file_fs_is(ct_current_file(ret), targ_fs, targ_fs_len)))
         return 0;
 
     hist = bpf_map_lookup_elem(&hists, &call.op);

@@ -17,7 +17,7 @@
 #include <bpf/bpf_tracing.h>
 #include <coretrace/filter.bpf.h>
 #include <coretrace/events.bpf.h>
-#include <coretrace/fd_file.bpf.h>
+#include <coretrace/files.bpf.h>
 #include "fsslower.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -110,7 +110,7 @@ static __always_inline int on_enter(long id, const unsigned long* args) {
         return 0;
     if (call.op != FSSLOWER_OPEN) {
         /* The file system is known from the descriptor now; an open's only at its exit. */
-        file = ct_fd_file((long)args[0]);
+        file = ct_current_file((long)args[0]);
         if (!ct_file_fs_is(file, targ_fs, targ_fs_len))
             return 0;
         call.file = (__u64)(unsigned long)file;
@@ -143,7 +143,7 @@ static __always_inline int on_exit(void* ctx, long ret) {
     if (call.op == FSSLOWER_OPEN) {
         if (ret < 0)
             return 0; /* a failed open seldom reaches a file system, and names no file */
-        file = ct_fd_file(ret);
+        file = ct_current_file(ret);
         if (!ct_file_fs_is(file, targ_fs, targ_fs_len))
             return 0;
     } else {

@@ -17,12 +17,17 @@ struct {
     __uint(max_entries, 1 << 24);
 } ct_events SEC(".maps");
 
-/* Staging for the perf buffer path, which copies a finished record out. */
+/* Staging for the perf buffer path, which copies a finished record out. The value has a BTF
+ * type like the key: a map with key BTF but a bare value_size is refused by the kernel, and
+ * libbpf would retry it without BTF, with a warning. */
+struct ct_event_scratch {
+    __u8 bytes[CT_EVENT_MAX_BYTES];
+};
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, 1);
     __type(key, __u32);
-    __uint(value_size, CT_EVENT_MAX_BYTES);
+    __type(value, struct ct_event_scratch);
 } ct_events_scratch SEC(".maps");
 
 const volatile bool ct_events_use_perfbuf = false;

@@ -3,7 +3,8 @@
  * kprobe on vfs_read() or vfs_open() would have been handed. Nothing here takes a reference: a
  * file is only stable while the current task is inside a system call that holds it (for
  * read(2) and friends, from entry to exit), or, at a syscall's exit, until the task itself
- * closes or replaces the descriptor. */
+ * closes or replaces the descriptor. Reads go through bpf_probe_read_kernel: a file closed by
+ * another thread meanwhile gives a failed read (NULL, an empty name), never a fault. */
 #ifndef CORETRACE_FILES_BPF_H
 #define CORETRACE_FILES_BPF_H
 
@@ -26,7 +27,7 @@ static __always_inline struct file* ct_current_file(long fd) {
     struct file** fds;
     struct file* file = NULL;
 
-    if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+    if (!fdt || fd < 0 || fd >= (long)BPF_CORE_READ(fdt, max_fds))
         return NULL;
     fds = BPF_CORE_READ(fdt, fd);
     if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
@@ -50,15 +51,54 @@ static __always_inline struct ct_inode_id ct_inode_id_of(struct inode* inode) {
     return id;
 }
 
-/* The last component of a file's name (its dentry's name) into buf, NUL-terminated; returns
- * the bytes written with the NUL, or a negative error (buf then holds ""). */
-static __always_inline long ct_file_name(struct file* file, char* buf, __u32 size) {
-    const unsigned char* name = BPF_CORE_READ(file, f_path.dentry, d_name.name);
-    long len = bpf_probe_read_kernel_str(buf, size, name);
+/* Longest file system type name compared ("btrfs", "ext4", "nfs", "xfs", "tmpfs", ...). */
+#define CT_FS_NAME_LEN 16
 
-    if (len < 0)
-        buf[0] = '\0';
-    return len;
+/* True when `file` lives on a file system whose type name (f_inode->i_sb->s_type->name) is
+ * exactly `name` (name_len bytes of a CT_FS_NAME_LEN array, NUL not counted). An empty `name`
+ * (name_len 0) matches any file; a NULL file matches nothing. */
+static __always_inline bool ct_file_fs_is(struct file* file, const volatile char* name,
+                                          __u32 name_len) {
+    char type[CT_FS_NAME_LEN] = {};
+    const char* type_name;
+
+    if (!file)
+        return false;
+    if (!name_len)
+        return true;
+    type_name = BPF_CORE_READ(file, f_inode, i_sb, s_type, name);
+    if (!type_name || bpf_probe_read_kernel_str(type, sizeof(type), type_name) < 0)
+        return false;
+    for (__u32 i = 0; i < CT_FS_NAME_LEN; i++) {
+        char want = i < name_len ? name[i] : '\0';
+
+        if (type[i] != want)
+            return false;
+        if (want == '\0')
+            return true;
+    }
+    return name_len == CT_FS_NAME_LEN;
+}
+
+/* Copies the last component of `file`'s path (its dentry name) into `out` (size bytes, NUL
+ * terminated; "" when unreadable). Returns 1 when the name was longer than size - 1 bytes and
+ * was cut, else 0. */
+static __always_inline int ct_file_name(struct file* file, char* out, __u32 size) {
+    const unsigned char* name = BPF_CORE_READ(file, f_path.dentry, d_name.name);
+    __u32 len = BPF_CORE_READ(file, f_path.dentry, d_name.len);
+    long copied;
+
+    copied = name ? bpf_probe_read_kernel_str(out, size, name) : -1;
+    if (copied <= 0) {
+        out[0] = '\0';
+        return 0;
+    }
+    return len > size - 1;
+}
+
+/* The file position (f_pos) of `file`, 0 when unreadable. */
+static __always_inline __s64 ct_file_pos(struct file* file) {
+    return BPF_CORE_READ(file, f_pos);
 }
 
 #endif
