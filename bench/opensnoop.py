@@ -12,6 +12,8 @@ follows an untraced one. Per run:
   delivered/s     storm lines in the tracer's output / (from the storm's start until the output stopped growing)
   missing         opens made - storm lines in the output (the ground truth: openstorm counts its opens)
   reported lost   what the tracer itself says it lost (stderr)
+A fourth row, `floor`, attaches empty programs (bpftrace) to sys_enter_openat and sys_exit_openat: the cost of the
+tracepoints themselves, which every tracer pays before its program does any work (it delivers no events).
 Prints a Markdown table of medians (min-max) and ratios against coretrace; --json FILE keeps the raw runs.
 """
 import argparse, ctypes, json, os, re, shutil, signal, statistics, subprocess, sys, tempfile, time
@@ -23,10 +25,13 @@ BPFTRACE_PROG = ("tracepoint:syscalls:sys_enter_openat { @path[tid] = args->file
                  "tracepoint:syscalls:sys_exit_openat /@path[tid]/ { "
                  "printf(\"%d %s %d %s\\n\", pid, comm, args->ret, str(@path[tid])); delete(@path[tid]); } "
                  "END { clear(@path); }")
+# The kernel's own cost: empty programs on the same two tracepoints (what no tracer can go below).
+FLOOR_PROG = "tracepoint:syscalls:sys_enter_openat {} tracepoint:syscalls:sys_exit_openat {}"
 LOST_PATTERNS = {  # what each tracer prints about records it lost
     "coretrace": re.compile(rb"(\d+) events lost"),
     "libbpf-tools": re.compile(rb"Lost (\d+) events"),
     "bpftrace": re.compile(rb"Lost (\d+) events"),
+    "floor": re.compile(rb"Lost (\d+) events"),
 }
 MEASUREMENTS = [  # (column title, record key, divisor, decimals)
     ("added ns per event", "added_ns_per_event", 1, 0),
@@ -98,6 +103,7 @@ def main():
         ("coretrace", [os.path.normpath(args.coretrace), "opensnoop"]),
         ("libbpf-tools", [args.libbpf_tools]),
         ("bpftrace", [args.bpftrace, "-e", BPFTRACE_PROG]),
+        ("floor", [args.bpftrace, "-e", FLOOR_PROG]),
     ]
     notes, skipped = [], set()
     for name, argv in tracers:
@@ -156,14 +162,18 @@ def main():
                             os.unlink(out_path)
                     rec["base"], rec["traced"], rec["delivered"] = base, traced, delivered
                     rec["added_ns_per_event"] = traced["ns_per_open"] - base["ns_per_open"]
-                    rec["delivered_per_s"] = delivered / max(done - traced["started"], 1e-9)
-                    rec["missing"] = int(traced["opens"]) - delivered
-                    rec["reported_lost"] = sum(int(n) for n in LOST_PATTERNS[name].findall(stderr))
+                    if name == "floor":  # delivers nothing by design
+                        rec["delivered_per_s"] = rec["missing"] = rec["reported_lost"] = None
+                    else:
+                        rec["delivered_per_s"] = delivered / max(done - traced["started"], 1e-9)
+                        rec["missing"] = int(traced["opens"]) - delivered
+                        rec["reported_lost"] = sum(int(n) for n in LOST_PATTERNS[name].findall(stderr))
                     if rec["exit_code"] != 0:
                         notes.append("%s %s run %d exited with %d" % (name, w, run + 1, rec["exit_code"]))
                     runs.append(rec)
                     print("run %d/%d %-4s %-12s" % (run + 1, args.runs, w, name), "  ".join(
-                        "%s %.*f" % (m[1], m[3], rec[m[1]] / m[2]) for m in MEASUREMENTS), file=sys.stderr)
+                        "%s %.*f" % (m[1], m[3], rec[m[1]] / m[2]) for m in MEASUREMENTS
+                        if rec[m[1]] is not None), file=sys.stderr)
         machine["loadavg_end"] = os.getloadavg()
 
     print("## opensnoop: coretrace vs libbpf-tools vs bpftrace under an open(2) storm\n")
@@ -182,7 +192,7 @@ def main():
         print("| tracer | " + " | ".join(m[0] for m in MEASUREMENTS) + " |")
         print("|---" * (len(MEASUREMENTS) + 1) + "|")
         for name, _ in tracers:
-            cells = [fmt_cell([r[key] for r in by[name]], scale, digits,
+            cells = [fmt_cell([r[key] for r in by[name] if r[key] is not None], scale, digits,
                               None if name == "coretrace" else ref.get(key))
                      for _, key, scale, digits in MEASUREMENTS]
             print("| %s (n=%d) | %s |" % (name, len(by[name]), " | ".join(cells)))
@@ -191,6 +201,8 @@ def main():
     print("- Commands: coretrace `%s opensnoop` (%s); libbpf-tools `%s` (%s); bpftrace `%s -e '%s'` (%s)."
           % (tracers[0][1][0], versions["coretrace"], args.libbpf_tools, versions["libbpf-tools"],
              args.bpftrace, BPFTRACE_PROG, versions["bpftrace"]))
+    print("- floor: `%s -e '%s'`, empty programs on the tracepoints every tracer here uses." % (
+        args.bpftrace, FLOOR_PROG))
     print("- bpftrace traces openat(2) only (the storm uses openat), the others open, openat and openat2.")
     for note in notes:
         print("- " + note)
