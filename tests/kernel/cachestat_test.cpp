@@ -1,11 +1,15 @@
 // cachestat on the real kernel: a file written and then dropped from the page cache (for that
 // file only) is read by a child: cachestat -p CHILD counts at least its pages as misses; a second
 // child reading it again gets hits for them; a child writing a new file dirties its pages.
-#include "bpf_objects.hpp"
-#include "filesb_files.hpp"
+#include "file_io.hpp"
+#include "scratch_dir.hpp"
+#include "tool_run.hpp"
 
 #include <algorithm>
+#include <csignal>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 using namespace coretrace::test;
 using nlohmann::json;
@@ -21,8 +25,8 @@ struct Sums {
 
 // Runs cachestat with one long interval (the SIGINT ends it with one report) around `child`.
 Sums cachestat_around(Child& child) {
-    ToolRun run =
-        run_around({"cachestat", "--json", "-p", std::to_string(child.pid()), "3600"}, {&child});
+    ToolRun run = run_around({"cachestat", "--json", "-p", std::to_string(child.pid()), "3600"},
+                             let_run({&child}));
     EXPECT_EQ(run.code, 0) << run.err;
     EXPECT_EQ(run.lines.size(), 1u) << run.err;
     Sums sums;
@@ -42,8 +46,8 @@ Sums cachestat_around(Child& child) {
 } // namespace
 
 TEST(Cachestat, UncachedReadMissesThenCachedReadHits) {
-    FsTestDir dir("cachestat");
-    const std::string path = dir.path("data");
+    ScratchDir dir("cachestat", "/var/tmp");
+    const std::string path = dir / "data";
     ASSERT_TRUE(write_uncached(path, file_bytes));
 
     Child cold([&] { _exit(read_all(path) == file_bytes ? 0 : 3); }, true);
@@ -60,8 +64,8 @@ TEST(Cachestat, UncachedReadMissesThenCachedReadHits) {
 }
 
 TEST(Cachestat, WritesDirtyPages) {
-    FsTestDir dir("cachestat");
-    const std::string path = dir.path("written");
+    ScratchDir dir("cachestat", "/var/tmp");
+    const std::string path = dir / "written";
     constexpr std::size_t pages = 16;
     Child writer(
         [&] {
@@ -90,21 +94,10 @@ TEST(Cachestat, TextColumnsAndCount) {
 }
 
 TEST(Cachestat, BadInputIsOneLine) {
-    auto missing_pid = run({coretrace_binary(), "cachestat", "-p", "999999"});
-    EXPECT_EQ(missing_pid.code, 1);
-    EXPECT_EQ(std::count(missing_pid.err.begin(), missing_pid.err.end(), '\n'), 1);
-    auto bad_count = run({coretrace_binary(), "cachestat", "1", "x"});
-    EXPECT_EQ(bad_count.code, 2);
-    EXPECT_EQ(std::count(bad_count.err.begin(), bad_count.err.end(), '\n'), 1);
+    expect_refused({"cachestat", "-p", "999999"}, 1);
+    expect_refused({"cachestat", "1", "x"}, 2);
 }
 
 TEST(Cachestat, NothingRemainsAfterExit) {
-    Subprocess tool({coretrace_binary(), "cachestat"});
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    BpfObjects held = held_by(tool.pid());
-    EXPECT_GE(held.progs.size(), 4u);
-    EXPECT_GE(held.links.size(), 4u);
-    tool.signal(SIGINT);
-    EXPECT_EQ(tool.wait(20s), 0) << tool.err();
-    EXPECT_TRUE(still_loaded(held, std::chrono::seconds(3)).empty());
+    expect_cleanup({"cachestat"}, SIGINT, 4);
 }

@@ -1,7 +1,10 @@
 // capable on the real kernel: a child makes capability checks the test knows (unshare(2) of a
 // UTS namespace checks CAP_SYS_ADMIN, a raw socket CAP_NET_RAW), once with the capability and
 // once after dropping it from its effective set; capable must report each with its verdict.
-#include "secmem_tool_run.hpp"
+#include "tool_run.hpp"
+
+#include <csignal>
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,7 +17,6 @@
 #include <unistd.h>
 
 using namespace coretrace::test;
-using namespace coretrace::test::secmem;
 using nlohmann::json;
 
 namespace {
@@ -46,33 +48,20 @@ void checks_with_and_without_sys_admin() {
     ::_exit(0);
 }
 
-std::vector<json> of_pid(const std::vector<json>& lines, pid_t pid) {
-    std::vector<json> out;
-    for (const auto& line : lines)
-        if (line.contains("pid") && line["pid"] == pid)
-            out.push_back(line);
-    return out;
-}
-
 } // namespace
 
 TEST(Capable, ReportsCapNumberNameAndVerdict) {
     if (getuid() != 0)
         GTEST_SKIP() << "needs root to hold CAP_SYS_ADMIN and CAP_NET_RAW";
     Child child(checks_with_and_without_sys_admin, /*exit_after=*/true);
-    JsonRun run = run_json("capable", {"-p", std::to_string(child.pid())}, [&] {
+    ToolRun run = run_around({"capable", "--json", "-p", std::to_string(child.pid())}, [&] {
         child.go();
         ASSERT_EQ(child.reap(), 0) << "the child's calls did not behave as expected";
     });
-    ASSERT_FALSE(run.lines.empty()) << run.err;
-    json summary = run.lines.back();
-    run.lines.pop_back();
-    EXPECT_EQ(summary["type"], "summary");
-    EXPECT_EQ(summary["lost"], 0);
-    EXPECT_EQ(summary["events"], run.lines.size());
+    const std::vector<json> records = event_records(run);
 
     // -p is applied in the kernel: nothing but the child.
-    for (const auto& record : run.lines) {
+    for (const auto& record : records) {
         EXPECT_EQ(record["pid"], child.pid()) << record;
         EXPECT_EQ(record["tid"], child.pid()) << record;
         EXPECT_EQ(record["uid"], 0) << record;
@@ -82,7 +71,7 @@ TEST(Capable, ReportsCapNumberNameAndVerdict) {
     }
     // In order: CAP_NET_RAW allowed, CAP_SYS_ADMIN allowed, then CAP_SYS_ADMIN denied (-EPERM).
     std::vector<std::string> seen;
-    for (const auto& record : run.lines) {
+    for (const auto& record : records) {
         if (record["cap"] == cap_net_raw) {
             EXPECT_EQ(record["name"], "CAP_NET_RAW");
             seen.push_back(std::string("net_raw:") + record["verdict"].get<std::string>());
@@ -93,7 +82,7 @@ TEST(Capable, ReportsCapNumberNameAndVerdict) {
     }
     std::vector<std::string> expected = {"net_raw:allow", "sys_admin:allow", "sys_admin:deny"};
     EXPECT_EQ(seen, expected) << run.out;
-    for (const auto& record : run.lines) {
+    for (const auto& record : records) {
         if (record["cap"] == cap_sys_admin && record["verdict"] == "deny") {
             EXPECT_EQ(record["ret"], -EPERM);
         }
@@ -105,15 +94,10 @@ TEST(Capable, ClassicTracepointFallback) {
     if (getuid() != 0)
         GTEST_SKIP() << "needs root to hold CAP_SYS_ADMIN";
     Child child([] { ::unshare(CLONE_NEWUTS); }, /*exit_after=*/true);
-    JsonRun run = run_json(
-        "capable", {"-p", std::to_string(child.pid())},
-        [&] {
-            child.go();
-            ASSERT_EQ(child.reap(), 0);
-        },
-        "raw_tp");
+    ToolRun run = run_around({"capable", "--json", "-v", "-p", std::to_string(child.pid())},
+                             let_run({&child}), {.disable = "raw_tp"});
     EXPECT_NE(run.err.find("using tp/capability/cap_capable"), std::string::npos) << run.err;
-    auto records = of_pid(run.lines, child.pid());
+    auto records = records_with(run.lines, "pid", child.pid());
     ASSERT_EQ(records.size(), 1u) << run.out;
     EXPECT_EQ(records[0]["cap"], cap_sys_admin);
     EXPECT_EQ(records[0]["verdict"], "allow");
@@ -135,18 +119,14 @@ TEST(Capable, UniquePerProcess) {
     };
 
     Child all(five_checks, /*exit_after=*/true);
-    JsonRun every = run_json("capable", {"-p", std::to_string(all.pid())}, [&] {
-        all.go();
-        ASSERT_EQ(all.reap(), 0);
-    });
-    EXPECT_EQ(count_sys_admin(of_pid(every.lines, all.pid())), 5) << every.out;
+    ToolRun every =
+        run_around({"capable", "--json", "-p", std::to_string(all.pid())}, let_run({&all}));
+    EXPECT_EQ(count_sys_admin(records_with(every.lines, "pid", all.pid())), 5) << every.out;
 
     Child once(five_checks, /*exit_after=*/true);
-    JsonRun unique = run_json("capable", {"-u", "pid", "-p", std::to_string(once.pid())}, [&] {
-        once.go();
-        ASSERT_EQ(once.reap(), 0);
-    });
-    EXPECT_EQ(count_sys_admin(of_pid(unique.lines, once.pid())), 1) << unique.out;
+    ToolRun unique = run_around(
+        {"capable", "--json", "-u", "pid", "-p", std::to_string(once.pid())}, let_run({&once}));
+    EXPECT_EQ(count_sys_admin(records_with(unique.lines, "pid", once.pid())), 1) << unique.out;
 }
 
 // libbpf-tools' -x columns; AUDIT and INSETID are '-' (not carried by the tracepoint).
@@ -154,27 +134,24 @@ TEST(Capable, TextColumnsWithExtraFields) {
     if (getuid() != 0)
         GTEST_SKIP() << "needs root to hold CAP_SYS_ADMIN";
     Child child([] { ::unshare(CLONE_NEWUTS); }, /*exit_after=*/true);
-    Subprocess tool({coretrace_binary(), "capable", "-x", "-p", std::to_string(child.pid())});
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    child.go();
-    ASSERT_EQ(child.reap(), 0);
-    tool.signal(SIGINT);
-    ASSERT_EQ(tool.wait(20s), 0) << tool.err();
-    EXPECT_NE(tool.out().find("TIME     UID   PID     TID     COMM             CAP     NAME       "
-                              "          AUDIT   VERDICT INSETID"),
+    ToolRun run =
+        run_around({"capable", "-x", "-p", std::to_string(child.pid())}, let_run({&child}));
+    ASSERT_EQ(run.code, 0) << run.err;
+    EXPECT_NE(run.out.find("TIME     UID   PID     TID     COMM             CAP     NAME       "
+                           "          AUDIT   VERDICT INSETID"),
               std::string::npos)
-        << tool.out();
+        << run.out;
     char expected[160];
     std::snprintf(expected, sizeof(expected), " %-5d %-7d %-7d %-16s %-7d %-20s %-7s %-7s %-7s", 0,
                   child.pid(), child.pid(), "kernel_tests", cap_sys_admin, "CAP_SYS_ADMIN", "-",
                   "allow", "-");
     int matches = 0;
-    std::istringstream lines(tool.out());
+    std::istringstream lines(run.out);
     std::string line;
     while (std::getline(lines, line))
         if (line.size() > 8 && line.substr(8) == expected)
             matches++;
-    EXPECT_EQ(matches, 1) << tool.out();
+    EXPECT_EQ(matches, 1) << run.out;
 }
 
 TEST(Capable, BadInput) {

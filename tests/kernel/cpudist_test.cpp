@@ -1,8 +1,6 @@
 // cpudist on the real kernel, checked against what the kernel itself counts (/proc context
 // switches) and against workloads whose timing the test controls.
-#include "json_lines.hpp"
-#include "bpf_objects.hpp"
-#include "subprocess.hpp"
+#include "tool_run.hpp"
 
 #include <csignal>
 #include <filesystem>
@@ -30,23 +28,6 @@ void short_sleeps() {
         sleep_ms(1);
 }
 
-// Runs cpudist with `args`, lets `child` do its work while traced, then stops cpudist with
-// SIGINT and returns its JSON Lines output.
-std::vector<nlohmann::json> trace_child(Child& child, std::vector<std::string> args,
-                                        const std::vector<std::string>& env = {}) {
-    args.insert(args.begin(), {coretrace_binary(), "cpudist", "--json"});
-    Subprocess cpudist(args, [&] {
-        for (const auto& e : env)
-            ::putenv(const_cast<char*>(e.c_str()));
-    });
-    EXPECT_TRUE(cpudist.wait_for("Hit Ctrl-C")) << cpudist.err();
-    child.go();
-    EXPECT_TRUE(child.wait_done());
-    cpudist.signal(SIGINT);
-    EXPECT_EQ(cpudist.wait(), 0) << cpudist.err();
-    return json_lines(cpudist.out());
-}
-
 const nlohmann::json* histogram_of(const std::vector<nlohmann::json>& lines, pid_t pid) {
     for (const auto& line : lines)
         for (const auto& h : line["histograms"])
@@ -63,32 +44,19 @@ class CpudistHooks : public testing::TestWithParam<std::string> {};
 // kernel's count of the child's context switches while traced. Run on each hook.
 TEST_P(CpudistHooks, PerProcessCountMatchesContextSwitches) {
     Child child(short_sleeps);
-    std::vector<std::string> env;
-    if (!GetParam().empty())
-        env.push_back("CORETRACE_DISABLE=" + GetParam());
-
-    std::vector<std::string> args = {"-P", "-p", std::to_string(child.pid())};
-    args.insert(args.begin(), {coretrace_binary(), "cpudist", "--json", "-v"});
-    Subprocess cpudist(args, [&] {
-        for (const auto& e : env)
-            ::putenv(const_cast<char*>(e.c_str()));
-    });
-    ASSERT_TRUE(cpudist.wait_for("Hit Ctrl-C")) << cpudist.err();
-    long before = context_switches(child.pid());
-    child.go();
-    ASSERT_TRUE(child.wait_done());
-    long switches = context_switches(child.pid()) - before;
-    cpudist.signal(SIGINT);
-    ASSERT_EQ(cpudist.wait(), 0) << cpudist.err();
+    long switches = 0;
+    ToolRun run = run_around({"cpudist", "--json", "-v", "-P", "-p", std::to_string(child.pid())},
+                             let_run_counting(child, switches), {.disable = GetParam()});
+    ASSERT_EQ(run.code, 0) << run.err;
 
     std::string expected_hook =
         GetParam() == "raw_tp" ? "using tp_btf/sched_switch" : "using raw_tp/sched_switch";
-    EXPECT_NE(cpudist.err().find(expected_hook), std::string::npos) << cpudist.err();
+    EXPECT_NE(run.err.find(expected_hook), std::string::npos) << run.err;
 
-    auto lines = json_lines(cpudist.out());
+    const auto& lines = run.lines;
     ASSERT_EQ(lines.size(), 1u);
     const auto* hist = histogram_of(lines, child.pid());
-    ASSERT_NE(hist, nullptr) << cpudist.out();
+    ASSERT_NE(hist, nullptr) << run.out;
     EXPECT_GE(switches, 300);
     EXPECT_NEAR(hist->at("count").get<long>(), switches, 2) << "kernel counted " << switches;
     EXPECT_EQ(lines[0]["histograms"].size(), 1u) << "only the filtered PID may appear";
@@ -106,7 +74,10 @@ TEST(Cpudist, OffCpuSeesTheChildsSleeps) {
         for (int i = 0; i < 5; i++)
             sleep_ms(45);
     });
-    auto lines = trace_child(child, {"-O", "-m", "-P", "-p", std::to_string(child.pid())});
+    auto lines =
+        run_around({"cpudist", "--json", "-O", "-m", "-P", "-p", std::to_string(child.pid())},
+                   let_run({&child}))
+            .lines;
     ASSERT_EQ(lines.size(), 1u);
     EXPECT_EQ(lines[0]["mode"], "off-cpu");
     EXPECT_EQ(lines[0]["unit"], "msecs");
@@ -130,7 +101,9 @@ TEST(Cpudist, PerThreadHistogramsNameEachThread) {
         short_sleeps();
         worker.join();
     });
-    auto lines = trace_child(child, {"-L", "-p", std::to_string(child.pid())});
+    auto lines = run_around({"cpudist", "--json", "-L", "-p", std::to_string(child.pid())},
+                            let_run({&child}))
+                     .lines;
     ASSERT_EQ(lines.size(), 1u);
     std::map<long, std::string> threads;
     for (const auto& h : lines[0]["histograms"]) {
@@ -196,18 +169,17 @@ TEST(Cpudist, CgroupFilterSeesOnlyThatCgroup) {
     Child outside(short_sleeps);
     std::ofstream(cgroup / "cgroup.procs") << inside.pid() << std::endl;
 
-    Subprocess cpudist({coretrace_binary(), "cpudist", "--json", "-P", "-c", cgroup.string()});
-    ASSERT_TRUE(cpudist.wait_for("Hit Ctrl-C")) << cpudist.err();
-    long before = context_switches(inside.pid());
-    inside.go();
-    outside.go();
-    ASSERT_TRUE(inside.wait_done());
-    ASSERT_TRUE(outside.wait_done());
-    long switches = context_switches(inside.pid()) - before;
-    cpudist.signal(SIGINT);
-    ASSERT_EQ(cpudist.wait(), 0) << cpudist.err();
-
-    auto lines = json_lines(cpudist.out());
+    long switches = 0;
+    ToolRun run = run_around({"cpudist", "--json", "-P", "-c", cgroup.string()}, [&] {
+        long before = context_switches(inside.pid());
+        inside.go();
+        outside.go();
+        EXPECT_TRUE(inside.wait_done());
+        EXPECT_TRUE(outside.wait_done());
+        switches = context_switches(inside.pid()) - before;
+    });
+    ASSERT_EQ(run.code, 0) << run.err;
+    const auto& lines = run.lines;
     ASSERT_EQ(lines.size(), 1u);
     ASSERT_NE(histogram_of(lines, inside.pid()), nullptr) << lines[0].dump();
     // A 1 ms sleep whose timer fires before the task gets to schedule() does not switch: the
@@ -219,9 +191,9 @@ TEST(Cpudist, CgroupFilterSeesOnlyThatCgroup) {
 }
 
 TEST(Cpudist, IntervalAndCountStopByThemselves) {
-    Subprocess cpudist({coretrace_binary(), "cpudist", "--json", "1", "2"});
-    ASSERT_EQ(cpudist.wait(10s), 0) << cpudist.err();
-    auto lines = json_lines(cpudist.out());
+    ToolRun run = run_around({"cpudist", "--json", "1", "2"}, [] {}, {.ends_itself = true});
+    ASSERT_EQ(run.code, 0) << run.err;
+    const auto& lines = run.lines;
     ASSERT_EQ(lines.size(), 2u);
     // A busy system switches constantly: each interval has slices.
     for (const auto& line : lines) {

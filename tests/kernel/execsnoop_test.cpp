@@ -1,7 +1,9 @@
 // execsnoop on the real kernel: children the test forks exec /bin/true with arguments the test
 // chose, or a path that does not exist; execsnoop, filtering in the kernel, must report each
 // call with its path, arguments, parent and result.
-#include "proc_snoop.hpp"
+#include "tool_run.hpp"
+
+#include <gtest/gtest.h>
 
 #include <cerrno>
 #include <csignal>
@@ -49,7 +51,7 @@ TEST(Execsnoop, ReportsEachExecWithArgsAndResult) {
     const std::string missing = "/nonexistent-" + tag + "/true";
     Child failing([&] { exec_with(missing, {tag, "missing"}); });
 
-    Traced traced = trace_json("execsnoop", {"-x"}, [&] {
+    ToolRun traced = run_around({"execsnoop", "--json", "-v", "-x"}, [&] {
         for (auto& child : children)
             child->go();
         failing.go();
@@ -57,8 +59,9 @@ TEST(Execsnoop, ReportsEachExecWithArgsAndResult) {
             EXPECT_EQ(child->reap(), 0);
         EXPECT_EQ(failing.reap(), 127);
     });
+    const std::vector<json> records = event_records(traced);
     for (int i = 0; i < 5; i++) {
-        auto found = records_with(traced, "pid", children[i]->pid());
+        auto found = records_with(records, "pid", children[i]->pid());
         ASSERT_EQ(found.size(), 1u) << traced.err;
         const json& r = found[0];
         EXPECT_EQ(r["filename"], "/bin/true");
@@ -73,7 +76,7 @@ TEST(Execsnoop, ReportsEachExecWithArgsAndResult) {
         EXPECT_EQ(r["more_args"], false);
         EXPECT_EQ(r["syscall"], "execve");
     }
-    auto found = records_with(traced, "pid", failing.pid());
+    auto found = records_with(records, "pid", failing.pid());
     ASSERT_EQ(found.size(), 1u) << traced.err;
     EXPECT_EQ(found[0]["filename"], missing);
     EXPECT_EQ(strings(found[0]["args"]), (std::vector<std::string>{tag, "missing"}));
@@ -90,7 +93,7 @@ TEST(Execsnoop, FailedLeftOutByDefaultAndLineFilter) {
     Child ok([&] { exec_with("/bin/true", {"x" + tag + "y"}); });
     Child other([&] { exec_with("/bin/true", {"unrelated"}); });
     Child failing([&] { exec_with("/nonexistent-" + tag, {tag}); });
-    Traced traced = trace_json("execsnoop", {"-l", tag}, [&] {
+    ToolRun traced = run_around({"execsnoop", "--json", "-v", "-l", tag}, [&] {
         ok.go();
         other.go();
         failing.go();
@@ -98,9 +101,10 @@ TEST(Execsnoop, FailedLeftOutByDefaultAndLineFilter) {
         EXPECT_EQ(other.reap(), 0);
         EXPECT_EQ(failing.reap(), 127);
     });
-    ASSERT_EQ(traced.records.size(), 1u) << traced.err;
-    EXPECT_EQ(traced.records[0]["pid"], ok.pid());
-    EXPECT_EQ(strings(traced.records[0]["args"]), std::vector<std::string>{"x" + tag + "y"});
+    const std::vector<json> records = event_records(traced);
+    ASSERT_EQ(records.size(), 1u) << traced.err;
+    EXPECT_EQ(records[0]["pid"], ok.pid());
+    EXPECT_EQ(strings(records[0]["args"]), std::vector<std::string>{"x" + tag + "y"});
 }
 
 // -u: a child that became user 65534 before exec is reported with that UID; a child of root
@@ -113,18 +117,19 @@ TEST(Execsnoop, UidFilter) {
         exec_with("/bin/true", {tag});
     });
     Child root([&] { exec_with("/bin/true", {tag}); });
-    Traced traced = trace_json("execsnoop", {"-u", "65534"}, [&] {
+    ToolRun traced = run_around({"execsnoop", "--json", "-v", "-u", "65534"}, [&] {
         nobody.go();
         root.go();
         EXPECT_EQ(nobody.reap(), 0);
         EXPECT_EQ(root.reap(), 0);
     });
-    auto found = records_with(traced, "pid", nobody.pid());
+    const std::vector<json> records = event_records(traced);
+    auto found = records_with(records, "pid", nobody.pid());
     ASSERT_EQ(found.size(), 1u) << traced.err;
     EXPECT_EQ(found[0]["uid"], 65534);
     EXPECT_EQ(strings(found[0]["args"]), std::vector<std::string>{tag});
-    EXPECT_TRUE(records_with(traced, "pid", root.pid()).empty());
-    for (const auto& r : traced.records)
+    EXPECT_TRUE(records_with(records, "pid", root.pid()).empty());
+    for (const auto& r : records)
         EXPECT_EQ(r["uid"], 65534) << r;
 }
 
@@ -135,20 +140,21 @@ TEST(Execsnoop, TruncationIsFlagged) {
     const std::string long_arg = tag + std::string(300, 'z');
     Child cut([&] { exec_with("/bin/true", {long_arg, "after"}); });
     Child many([&] { exec_with("/bin/true", {tag, "2", "3", "4", "5"}); });
-    Traced traced = trace_json("execsnoop", {"--max-args", "3", "-l", tag}, [&] {
+    ToolRun traced = run_around({"execsnoop", "--json", "-v", "--max-args", "3", "-l", tag}, [&] {
         cut.go();
         many.go();
         EXPECT_EQ(cut.reap(), 0);
         EXPECT_EQ(many.reap(), 0);
     });
-    auto found = records_with(traced, "pid", cut.pid());
+    const std::vector<json> records = event_records(traced);
+    auto found = records_with(records, "pid", cut.pid());
     ASSERT_EQ(found.size(), 1u) << traced.err;
     EXPECT_EQ(strings(found[0]["args"]),
               (std::vector<std::string>{long_arg.substr(0, 127), "after"}));
     EXPECT_EQ(found[0]["args_truncated"], true);
     EXPECT_EQ(found[0]["more_args"], false);
 
-    found = records_with(traced, "pid", many.pid());
+    found = records_with(records, "pid", many.pid());
     ASSERT_EQ(found.size(), 1u) << traced.err;
     EXPECT_EQ(strings(found[0]["args"]), (std::vector<std::string>{tag, "2"}));
     EXPECT_EQ(found[0]["args_truncated"], false);
@@ -164,20 +170,20 @@ static void exec_from_a_thread(const std::string& disable, const std::string& ho
         std::thread worker([&] { exec_with("/bin/true", {tag}); });
         worker.join();
     });
-    Traced traced = trace_json(
-        "execsnoop", {"-l", tag},
-        [&] {
-            child.go();
-            EXPECT_EQ(child.reap(), 0);
-        },
-        disable);
+    ToolRun traced = run_around({"execsnoop", "--json", "-v", "-l", tag},
+                                [&] {
+                                    child.go();
+                                    EXPECT_EQ(child.reap(), 0);
+                                },
+                                {.disable = disable});
+    const std::vector<json> records = event_records(traced);
     EXPECT_NE(traced.err.find("using " + hook), std::string::npos) << traced.err;
-    ASSERT_EQ(traced.records.size(), 1u) << traced.err;
-    EXPECT_EQ(traced.records[0]["pid"], child.pid());
-    EXPECT_NE(traced.records[0]["tid"], child.pid());
-    EXPECT_EQ(traced.records[0]["ret"], 0);
-    EXPECT_EQ(traced.records[0]["comm"], "true");
-    EXPECT_EQ(strings(traced.records[0]["args"]), std::vector<std::string>{tag});
+    ASSERT_EQ(records.size(), 1u) << traced.err;
+    EXPECT_EQ(records[0]["pid"], child.pid());
+    EXPECT_NE(records[0]["tid"], child.pid());
+    EXPECT_EQ(records[0]["ret"], 0);
+    EXPECT_EQ(records[0]["comm"], "true");
+    EXPECT_EQ(strings(records[0]["args"]), std::vector<std::string>{tag});
 }
 
 TEST(Execsnoop, ExecFromAThread) {
@@ -196,36 +202,36 @@ TEST(Execsnoop, NameFilter) {
     std::filesystem::create_symlink("/bin/true", link);
     Child named([&] { exec_with(link, {"named"}); });
     Child plain([&] { exec_with("/bin/true", {"plain"}); });
-    Traced traced = trace_json("execsnoop", {"-n", name}, [&] {
+    ToolRun traced = run_around({"execsnoop", "--json", "-v", "-n", name}, [&] {
         named.go();
         plain.go();
         EXPECT_EQ(named.reap(), 0);
         EXPECT_EQ(plain.reap(), 0);
     });
+    const std::vector<json> records = event_records(traced);
     std::filesystem::remove(link);
-    ASSERT_EQ(traced.records.size(), 1u) << traced.err;
-    EXPECT_EQ(traced.records[0]["pid"], named.pid());
-    EXPECT_EQ(traced.records[0]["comm"], name);
-    EXPECT_EQ(traced.records[0]["filename"], link.string());
+    ASSERT_EQ(records.size(), 1u) << traced.err;
+    EXPECT_EQ(records[0]["pid"], named.pid());
+    EXPECT_EQ(records[0]["comm"], name);
+    EXPECT_EQ(records[0]["filename"], link.string());
 }
 
 // libbpf-tools' columns, with -U and -q.
 TEST(Execsnoop, TextColumns) {
     const std::string tag = token("text");
     Child child([&] { exec_with("/bin/true", {tag, "two words"}); });
-    Subprocess tool({coretrace_binary(), "execsnoop", "-U", "-q", "-l", tag});
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    child.go();
-    EXPECT_EQ(child.reap(), 0);
-    tool.signal(SIGINT);
-    ASSERT_EQ(tool.wait(20s), 0) << tool.err();
+    ToolRun run = run_around({"execsnoop", "-U", "-q", "-l", tag}, [&] {
+        child.go();
+        EXPECT_EQ(child.reap(), 0); // it ran /bin/true
+    });
+    ASSERT_EQ(run.code, 0) << run.err;
     char expected[256];
     std::snprintf(expected, sizeof(expected),
                   "Tracing exec syscalls... Hit Ctrl-C to end.\n"
                   "UID    PCOMM            PID    PPID   RET ARGS\n"
                   "%-6u %-16s %-6d %-6d %3d \"/bin/true\" \"%s\" \"two words\"\n",
                   ::getuid(), "true", child.pid(), ::getpid(), 0, tag.c_str());
-    EXPECT_EQ(tool.out(), expected);
+    EXPECT_EQ(run.out, expected);
 }
 
 TEST(Execsnoop, BadInput) {

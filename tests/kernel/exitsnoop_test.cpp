@@ -1,6 +1,8 @@
 // exitsnoop on the real kernel: children exit with codes the test chose, or are killed by a
 // signal it sends; exitsnoop must report exactly those codes and signals for those PIDs.
-#include "proc_snoop.hpp"
+#include "tool_run.hpp"
+
+#include <gtest/gtest.h>
 
 #include <csignal>
 #include <cstdio>
@@ -15,8 +17,8 @@ using nlohmann::json;
 namespace {
 
 // The one record of `pid` (fails the test when there is not exactly one).
-json only_record(const Traced& traced, pid_t pid) {
-    auto found = records_with(traced, "tid", pid);
+json only_record(const std::vector<json>& records, pid_t pid) {
+    auto found = records_with(records, "tid", pid);
     EXPECT_EQ(found.size(), 1u) << "records of " << pid;
     return found.empty() ? json::object() : found[0];
 }
@@ -29,7 +31,7 @@ TEST(Exitsnoop, ReportsCodesAndSignalsOfChildren) {
     Child three([] { ::_exit(3); });
     Child zero([] {}, /*exit_after=*/true);
     Child killed([] {}); // blocks after its work until killed
-    Traced traced = trace_json("exitsnoop", {}, [&] {
+    ToolRun traced = run_around({"exitsnoop", "--json", "-v"}, [&] {
         three.go();
         zero.go();
         killed.go();
@@ -39,9 +41,10 @@ TEST(Exitsnoop, ReportsCodesAndSignalsOfChildren) {
         EXPECT_EQ(zero.reap(), 0);
         EXPECT_EQ(killed.reap(), 128 + SIGKILL);
     });
+    const std::vector<json> records = event_records(traced);
 
-    json r3 = only_record(traced, three.pid()), r0 = only_record(traced, zero.pid()),
-         rk = only_record(traced, killed.pid());
+    json r3 = only_record(records, three.pid()), r0 = only_record(records, zero.pid()),
+         rk = only_record(records, killed.pid());
     EXPECT_EQ(r3["exit_code"], 3);
     EXPECT_EQ(r3["signal"], 0);
     EXPECT_EQ(r3["status"], 3 << 8);
@@ -66,7 +69,7 @@ TEST(Exitsnoop, FailedOnly) {
     Child three([] { ::_exit(3); });
     Child zero([] {}, /*exit_after=*/true);
     Child killed([] { ::kill(::getpid(), SIGKILL); });
-    Traced traced = trace_json("exitsnoop", {"-x"}, [&] {
+    ToolRun traced = run_around({"exitsnoop", "--json", "-v", "-x"}, [&] {
         three.go();
         zero.go();
         killed.go();
@@ -74,10 +77,11 @@ TEST(Exitsnoop, FailedOnly) {
         EXPECT_EQ(zero.reap(), 0);
         EXPECT_EQ(killed.reap(), 128 + SIGKILL);
     });
-    EXPECT_EQ(only_record(traced, three.pid())["exit_code"], 3);
-    EXPECT_EQ(only_record(traced, killed.pid())["signal"], SIGKILL);
-    EXPECT_TRUE(records_with(traced, "pid", zero.pid()).empty());
-    for (const auto& r : traced.records)
+    const std::vector<json> records = event_records(traced);
+    EXPECT_EQ(only_record(records, three.pid())["exit_code"], 3);
+    EXPECT_EQ(only_record(records, killed.pid())["signal"], SIGKILL);
+    EXPECT_TRUE(records_with(records, "pid", zero.pid()).empty());
+    for (const auto& r : records)
         EXPECT_TRUE(r["exit_code"] != 0 || r["signal"] != 0) << r;
 }
 
@@ -91,52 +95,54 @@ TEST(Exitsnoop, PidFilterAndThreads) {
     };
     Child other([] { ::_exit(4); });
     Child process(with_thread);
-    Traced by_process = trace_json("exitsnoop", {"-p", std::to_string(process.pid())}, [&] {
-        other.go();
-        process.go();
-        EXPECT_EQ(other.reap(), 4);
-        EXPECT_EQ(process.reap(), 5);
-    });
-    ASSERT_EQ(by_process.records.size(), 1u);
-    EXPECT_EQ(by_process.records[0]["pid"], process.pid());
-    EXPECT_EQ(by_process.records[0]["tid"], process.pid());
-    EXPECT_EQ(by_process.records[0]["exit_code"], 5);
+    ToolRun by_process =
+        run_around({"exitsnoop", "--json", "-v", "-p", std::to_string(process.pid())}, [&] {
+            other.go();
+            process.go();
+            EXPECT_EQ(other.reap(), 4);
+            EXPECT_EQ(process.reap(), 5);
+        });
+    const std::vector<json> by_process_records = event_records(by_process);
+    ASSERT_EQ(by_process_records.size(), 1u);
+    EXPECT_EQ(by_process_records[0]["pid"], process.pid());
+    EXPECT_EQ(by_process_records[0]["tid"], process.pid());
+    EXPECT_EQ(by_process_records[0]["exit_code"], 5);
 
     Child threaded(with_thread);
-    Traced by_thread = trace_json("exitsnoop", {"-T", "-p", std::to_string(threaded.pid())}, [&] {
-        threaded.go();
-        EXPECT_EQ(threaded.reap(), 5);
-    });
-    ASSERT_EQ(by_thread.records.size(), 2u);
+    ToolRun by_thread =
+        run_around({"exitsnoop", "--json", "-v", "-T", "-p", std::to_string(threaded.pid())}, [&] {
+            threaded.go();
+            EXPECT_EQ(threaded.reap(), 5);
+        });
+    const std::vector<json> by_thread_records = event_records(by_thread);
+    ASSERT_EQ(by_thread_records.size(), 2u);
     // The thread ends first, with status 0; then the process, with code 5.
-    EXPECT_EQ(by_thread.records[0]["pid"], threaded.pid());
-    EXPECT_NE(by_thread.records[0]["tid"], threaded.pid());
-    EXPECT_EQ(by_thread.records[0]["exit_code"], 0);
-    EXPECT_EQ(by_thread.records[1]["tid"], threaded.pid());
-    EXPECT_EQ(by_thread.records[1]["exit_code"], 5);
+    EXPECT_EQ(by_thread_records[0]["pid"], threaded.pid());
+    EXPECT_NE(by_thread_records[0]["tid"], threaded.pid());
+    EXPECT_EQ(by_thread_records[0]["exit_code"], 0);
+    EXPECT_EQ(by_thread_records[1]["tid"], threaded.pid());
+    EXPECT_EQ(by_thread_records[1]["exit_code"], 5);
 }
 
 // libbpf-tools' text columns and EXIT_CODE wording.
 TEST(Exitsnoop, TextColumns) {
     Child three([] { ::_exit(3); });
     Child killed([] { ::kill(::getpid(), SIGKILL); });
-    Subprocess tool({coretrace_binary(), "exitsnoop"});
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    three.go();
-    killed.go();
-    EXPECT_EQ(three.reap(), 3);
-    EXPECT_EQ(killed.reap(), 128 + SIGKILL);
-    tool.signal(SIGINT);
-    ASSERT_EQ(tool.wait(20s), 0) << tool.err();
-    EXPECT_TRUE(
-        tool.out().starts_with("Tracing process exits... Hit Ctrl-C to end.\n"
-                               "PCOMM            PID     PPID    TID     AGE(s)  EXIT_CODE\n"))
-        << tool.out();
+    ToolRun run = run_around({"exitsnoop"}, [&] {
+        three.go();
+        killed.go();
+        EXPECT_EQ(three.reap(), 3);
+        EXPECT_EQ(killed.reap(), 128 + SIGKILL);
+    });
+    ASSERT_EQ(run.code, 0) << run.err;
+    EXPECT_TRUE(run.out.starts_with("Tracing process exits... Hit Ctrl-C to end.\n"
+                                    "PCOMM            PID     PPID    TID     AGE(s)  EXIT_CODE\n"))
+        << run.out;
     auto line_of = [&](pid_t pid) {
         char head[64];
         std::snprintf(head, sizeof(head), "%-16s %-7d %-7d %-7d ", "kernel_tests", pid, ::getpid(),
                       pid);
-        std::istringstream out(tool.out());
+        std::istringstream out(run.out);
         std::string line;
         while (std::getline(out, line))
             if (line.starts_with(head))
@@ -144,28 +150,28 @@ TEST(Exitsnoop, TextColumns) {
         return std::string("(none)");
     };
     // AGE(s) is "%-7.2f": a child that lived well under a second shows 0.00 or so.
-    EXPECT_TRUE(line_of(three.pid()).ends_with(" code 3")) << tool.out();
-    EXPECT_TRUE(line_of(killed.pid()).ends_with(" signal 9 (Killed)")) << tool.out();
+    EXPECT_TRUE(line_of(three.pid()).ends_with(" code 3")) << run.out;
+    EXPECT_TRUE(line_of(killed.pid()).ends_with(" signal 9 (Killed)")) << run.out;
 }
 
 // With raw tracepoints turned off, the classic tracepoint reports the same exits.
 TEST(Exitsnoop, ClassicTracepointFallback) {
     Child three([] { ::_exit(3); });
     Child killed([] { ::kill(::getpid(), SIGKILL); });
-    Traced traced = trace_json(
-        "exitsnoop", {},
-        [&] {
-            three.go();
-            killed.go();
-            EXPECT_EQ(three.reap(), 3);
-            EXPECT_EQ(killed.reap(), 128 + SIGKILL);
-        },
-        "raw_tp");
+    ToolRun traced = run_around({"exitsnoop", "--json", "-v"},
+                                [&] {
+                                    three.go();
+                                    killed.go();
+                                    EXPECT_EQ(three.reap(), 3);
+                                    EXPECT_EQ(killed.reap(), 128 + SIGKILL);
+                                },
+                                {.disable = "raw_tp"});
+    const std::vector<json> records = event_records(traced);
     EXPECT_NE(traced.err.find("using tp/sched/sched_process_exit"), std::string::npos)
         << traced.err;
-    EXPECT_EQ(only_record(traced, three.pid())["exit_code"], 3);
-    EXPECT_EQ(only_record(traced, killed.pid())["signal"], SIGKILL);
-    EXPECT_EQ(only_record(traced, killed.pid())["ppid"], ::getpid());
+    EXPECT_EQ(only_record(records, three.pid())["exit_code"], 3);
+    EXPECT_EQ(only_record(records, killed.pid())["signal"], SIGKILL);
+    EXPECT_EQ(only_record(records, killed.pid())["ppid"], ::getpid());
 }
 
 TEST(Exitsnoop, BadInput) {

@@ -1,11 +1,14 @@
 // filelife on the real kernel: a child creates a file, waits a known time and deletes it;
 // filelife must report the file's name, the deleting process and an age close to that wait.
-#include "filesa_tools.hpp"
+#include "scratch_dir.hpp"
+#include "tool_run.hpp"
+
+#include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <fcntl.h>
 #include <sstream>
-#include <cstdlib>
 #include <cstring>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -29,27 +32,6 @@ void create_wait_delete(const std::string& path) {
     ::unlink(path.c_str());
 }
 
-// The records (summary removed, after checking it: nothing lost, its count matches).
-std::vector<json> records(const ToolRun& run) {
-    std::vector<json> lines = run.lines;
-    EXPECT_FALSE(lines.empty()) << run.err;
-    if (lines.empty())
-        return lines;
-    EXPECT_EQ(lines.back()["type"], "summary");
-    EXPECT_EQ(lines.back()["lost"], 0);
-    lines.pop_back();
-    EXPECT_EQ(run.lines.back()["events"], lines.size());
-    return lines;
-}
-
-std::vector<json> named(const std::vector<json>& all, const std::string& file) {
-    std::vector<json> out;
-    for (const auto& r : all)
-        if (r["file"] == file)
-            out.push_back(r);
-    return out;
-}
-
 void expect_age(const json& record) {
     const double age = record["age_s"].get<double>();
     EXPECT_GE(age, 0.2) << record;
@@ -67,8 +49,9 @@ TEST(Filelife, ReportsNamePidAndAgeOnExt4) {
         GTEST_SKIP() << dir.path() << " is not on ext4";
     const std::string file = "short-lived-" + std::to_string(::getpid());
     Child child([&] { create_wait_delete(dir / file); }, /*exit_after=*/true);
-    ToolRun run = run_around({"filelife", "--json", "-p", std::to_string(child.pid())}, {&child});
-    auto all = records(run);
+    ToolRun run =
+        run_around({"filelife", "--json", "-p", std::to_string(child.pid())}, let_run({&child}));
+    auto all = event_records(run);
     ASSERT_EQ(all.size(), 1u) << run.out;
     const json& r = all[0];
     EXPECT_EQ(r["file"], file);
@@ -90,13 +73,11 @@ TEST(Filelife, Ext4ClassicTracepointFallback) {
         GTEST_SKIP() << dir.path() << " is not on ext4";
     const std::string file = "fallback-" + std::to_string(::getpid());
     Child child([&] { create_wait_delete(dir / file); }, /*exit_after=*/true);
-    ::setenv("CORETRACE_DISABLE", "raw_tp", 1);
-    ToolRun run =
-        run_around({"filelife", "--json", "-v", "-p", std::to_string(child.pid())}, {&child});
-    ::unsetenv("CORETRACE_DISABLE");
+    ToolRun run = run_around({"filelife", "--json", "-v", "-p", std::to_string(child.pid())},
+                             let_run({&child}), {.disable = "raw_tp"});
     EXPECT_NE(run.err.find("ext4 unlink: using tp/ext4/ext4_unlink_exit"), std::string::npos)
         << run.err;
-    auto all = records(run);
+    auto all = event_records(run);
     ASSERT_EQ(all.size(), 1u) << run.out;
     EXPECT_EQ(all[0]["file"], file);
     EXPECT_EQ(all[0]["pid"], child.pid());
@@ -128,8 +109,9 @@ TEST(Filelife, MatchesByPathOnOtherFileSystems) {
             ::unlink(respelled.c_str());
         },
         /*exit_after=*/true);
-    ToolRun run = run_around({"filelife", "--json", "-p", std::to_string(child.pid())}, {&child});
-    auto all = records(run);
+    ToolRun run =
+        run_around({"filelife", "--json", "-p", std::to_string(child.pid())}, let_run({&child}));
+    auto all = event_records(run);
     ASSERT_EQ(all.size(), 3u) << run.out;
     EXPECT_EQ(all[0]["file"], absolute);
     EXPECT_EQ(all[1]["file"], at_dirfd);
@@ -168,17 +150,17 @@ TEST(Filelife, OtherProcessRenameHardLinkAndOldFiles) {
             ::unlink((dir / ("second-" + tag)).c_str());
         },
         /*exit_after=*/true);
-    ToolRun run = run_around({"filelife", "--json"}, {&creator, &deleter});
-    auto all = records(run);
-    auto renamed = named(all, "b-" + tag);
+    ToolRun run = run_around({"filelife", "--json"}, let_run({&creator, &deleter}));
+    auto all = event_records(run);
+    auto renamed = records_with(all, "file", "b-" + tag);
     ASSERT_EQ(renamed.size(), 1u) << run.out;
     EXPECT_EQ(renamed[0]["pid"], deleter.pid());
     EXPECT_EQ(renamed[0]["creator_pid"], creator.pid());
     expect_age(renamed[0]);
-    EXPECT_TRUE(named(all, "a-" + tag).empty());
-    EXPECT_TRUE(named(all, "old-" + tag).empty()) << run.out;
-    EXPECT_TRUE(named(all, "linked-" + tag).empty()) << run.out;
-    auto last_link = named(all, "second-" + tag);
+    EXPECT_TRUE(records_with(all, "file", "a-" + tag).empty());
+    EXPECT_TRUE(records_with(all, "file", "old-" + tag).empty()) << run.out;
+    EXPECT_TRUE(records_with(all, "file", "linked-" + tag).empty()) << run.out;
+    auto last_link = records_with(all, "file", "second-" + tag);
     ASSERT_EQ(last_link.size(), 1u) << run.out;
     EXPECT_EQ(last_link[0]["pid"], deleter.pid());
 }
@@ -188,7 +170,7 @@ TEST(Filelife, TextColumns) {
     ScratchDir dir("filelife");
     const std::string file = "text-" + std::to_string(::getpid());
     Child child([&] { create_wait_delete(dir / file); }, /*exit_after=*/true);
-    ToolRun run = run_around({"filelife", "-p", std::to_string(child.pid())}, {&child});
+    ToolRun run = run_around({"filelife", "-p", std::to_string(child.pid())}, let_run({&child}));
     std::istringstream out(run.out);
     std::string banner, header, line;
     std::getline(out, banner);
@@ -210,7 +192,7 @@ TEST(Filelife, BadInput) {
 }
 
 TEST(Filelife, NothingRemainsAfterExit) {
-    expect_cleanup({"filelife"}, SIGINT);
-    expect_cleanup({"filelife", "--json", "-p", "1"}, SIGTERM);
-    expect_cleanup({"filelife", "-d", "1"}, 0);
+    expect_cleanup({"filelife"}, SIGINT, 2);
+    expect_cleanup({"filelife", "--json", "-p", "1"}, SIGTERM, 2);
+    expect_cleanup({"filelife", "-d", "1"}, 0, 2);
 }

@@ -1,6 +1,10 @@
 // filetop on the real kernel: a child writes a known number of bytes in a known number of calls
 // to a file only it uses and reads them back; filetop -p CHILD must report exactly that.
-#include "filesa_tools.hpp"
+#include "scratch_dir.hpp"
+#include "tool_run.hpp"
+
+#include <csignal>
+#include <gtest/gtest.h>
 
 #include <fcntl.h>
 #include <map>
@@ -74,8 +78,8 @@ TEST(Filetop, ExactWritesAndReadsOfAChildsFile) {
     ScratchDir dir("filetop");
     const std::string name = "unique-" + std::to_string(::getpid()) + ".dat";
     Child child([&] { write_then_read(dir / name); }, /*exit_after=*/true);
-    ToolRun run =
-        run_around({"filetop", "--json", "-p", std::to_string(child.pid()), "30"}, {&child});
+    ToolRun run = run_around({"filetop", "--json", "-p", std::to_string(child.pid()), "30"},
+                             let_run({&child}));
     ASSERT_FALSE(run.lines.empty()) << run.err;
     for (const auto& line : run.lines)
         EXPECT_EQ(line["lost"], 0);
@@ -119,7 +123,7 @@ TEST(Filetop, SpecialFilesOnlyWithDashA) {
         if (all)
             args.push_back("-a");
         args.push_back("30");
-        ToolRun run = run_around(args, {&child});
+        ToolRun run = run_around(args, let_run({&child}));
         std::map<std::string, json> by_type;
         for (const auto& line : run.lines)
             for (const auto& row : line["files"])
@@ -153,7 +157,7 @@ TEST(Filetop, RowsAndSort) {
         /*exit_after=*/true);
     ToolRun run = run_around(
         {"filetop", "--json", "-s", "writes", "-r", "2", "-p", std::to_string(child.pid()), "30"},
-        {&child});
+        let_run({&child}));
     ASSERT_EQ(run.lines.size(), 1u) << run.out; // one interval: the one Ctrl-C ended
     const json& files = run.lines[0]["files"];
     ASSERT_EQ(files.size(), 2u) << run.out;
@@ -167,7 +171,8 @@ TEST(Filetop, RowsAndSort) {
 TEST(Filetop, TextColumns) {
     ScratchDir dir("filetop");
     Child child([&] { write_then_read(dir / "text.dat"); }, /*exit_after=*/true);
-    ToolRun run = run_around({"filetop", "-C", "-p", std::to_string(child.pid()), "30"}, {&child});
+    ToolRun run =
+        run_around({"filetop", "-C", "-p", std::to_string(child.pid()), "30"}, let_run({&child}));
     EXPECT_EQ(run.out.find("\033["), std::string::npos); // -C: no clear-screen sequence
     std::istringstream out(run.out);
     std::string line;
@@ -194,7 +199,7 @@ TEST(Filetop, BadInput) {
 }
 
 TEST(Filetop, NothingRemainsAfterExit) {
-    expect_cleanup({"filetop", "-C", "--json", "1"}, SIGINT);
-    expect_cleanup({"filetop", "-a", "-p", "1"}, SIGTERM);
-    expect_cleanup({"filetop", "-C", "1", "1"}, 0);
+    expect_cleanup({"filetop", "-C", "--json", "1"}, SIGINT, 2);
+    expect_cleanup({"filetop", "-a", "-p", "1"}, SIGTERM, 2);
+    expect_cleanup({"filetop", "-C", "1", "1"}, 0, 2);
 }

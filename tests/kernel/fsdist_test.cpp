@@ -1,10 +1,13 @@
 // fsdist on the real kernel: a child makes a known number of each operation on an ext4 file (and
 // some on tmpfs); the histograms of fsdist -t ext4 -p CHILD must hold exactly that many.
-#include "bpf_objects.hpp"
-#include "filesb_files.hpp"
+#include "scratch_dir.hpp"
+#include "tool_run.hpp"
 
 #include <algorithm>
+#include <csignal>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <map>
 #include <sys/stat.h>
 
@@ -31,10 +34,10 @@ std::map<std::string, std::uint64_t> totals(const std::vector<json>& lines) {
 } // namespace
 
 TEST(Fsdist, HistogramTotalsAreTheChildsOperations) {
-    FsTestDir dir("fsdist");
-    if (dir.fs_type() != "ext4")
+    ScratchDir dir("fsdist", "/var/tmp");
+    if (filesystem_type(dir.path()) != "ext4")
         GTEST_SKIP() << "/var/tmp is not on ext4 here";
-    const std::string path = dir.path("ops");
+    const std::string path = dir / "ops";
     const std::string shm = "/dev/shm/coretrace-fsdist-" + std::to_string(::getpid());
     constexpr int opens = 3, writes = 7, reads = 5, syncs = 2, stats = 4;
 
@@ -62,8 +65,8 @@ TEST(Fsdist, HistogramTotalsAreTheChildsOperations) {
             ::close(fd);
         },
         /*exit_after=*/true);
-    ToolRun run =
-        run_around({"fsdist", "--json", "-t", "ext4", "-p", std::to_string(child.pid())}, {&child});
+    ToolRun run = run_around({"fsdist", "--json", "-t", "ext4", "-p", std::to_string(child.pid())},
+                             let_run({&child}));
     ::unlink(shm.c_str());
     ASSERT_EQ(run.code, 0) << run.err;
     ASSERT_FALSE(run.lines.empty()) << run.err;
@@ -81,8 +84,8 @@ TEST(Fsdist, HistogramTotalsAreTheChildsOperations) {
 }
 
 TEST(Fsdist, TextHistogramsPerOperation) {
-    FsTestDir dir("fsdist");
-    const std::string path = dir.path("text");
+    ScratchDir dir("fsdist", "/var/tmp");
+    const std::string path = dir / "text";
     Child child(
         [&] {
             int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
@@ -90,14 +93,10 @@ TEST(Fsdist, TextHistogramsPerOperation) {
             ::close(fd);
         },
         true);
-    Subprocess tool({coretrace_binary(), "fsdist", "-t", "ext4", "-m", "-T", "-p",
-                     std::to_string(child.pid())});
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    child.go();
-    ASSERT_EQ(child.reap(), 0);
-    tool.signal(SIGINT);
-    ASSERT_EQ(tool.wait(20s), 0) << tool.err();
-    const std::string& out = tool.out();
+    ToolRun run = run_around(
+        {"fsdist", "-t", "ext4", "-m", "-T", "-p", std::to_string(child.pid())}, let_run({&child}));
+    ASSERT_EQ(run.code, 0) << run.err;
+    const std::string& out = run.out;
     EXPECT_NE(out.find("Tracing ext4 operation latency... Hit Ctrl-C to end."), std::string::npos);
     EXPECT_NE(out.find("operation = 'write'\n     msecs               : count    distribution\n"
                        "         0 -> 1          : 1        |"),
@@ -114,25 +113,13 @@ TEST(Fsdist, IntervalAndCountEndTheRun) {
 }
 
 TEST(Fsdist, BadInputIsOneLine) {
-    auto missing_pid = run({coretrace_binary(), "fsdist", "-t", "ext4", "-p", "999999"});
-    EXPECT_EQ(missing_pid.code, 1);
-    EXPECT_EQ(std::count(missing_pid.err.begin(), missing_pid.err.end(), '\n'), 1);
-    auto bad_fs = run({coretrace_binary(), "fsdist", "-t", "ext9"});
-    EXPECT_EQ(bad_fs.code, 1);
-    EXPECT_EQ(bad_fs.err, "fsdist: unknown file system type 'ext9' (see /proc/filesystems)\n");
-    auto bad_interval = run({coretrace_binary(), "fsdist", "-t", "ext4", "0"});
-    EXPECT_EQ(bad_interval.code, 2);
-    EXPECT_EQ(std::count(bad_interval.err.begin(), bad_interval.err.end(), '\n'), 1);
+    expect_refused({"fsdist", "-t", "ext4", "-p", "999999"}, 1);
+    EXPECT_EQ(expect_refused({"fsdist", "-t", "ext9"}, 1),
+              "fsdist: unknown file system type 'ext9' (see /proc/filesystems)\n");
+    expect_refused({"fsdist", "-t", "ext4", "0"}, 2);
 }
 
 TEST(Fsdist, NothingRemainsAfterExit) {
-    Subprocess tool({coretrace_binary(), "fsdist", "-t", "ext4"});
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    BpfObjects held = held_by(tool.pid());
-    EXPECT_GE(held.progs.size(), 2u);
+    BpfObjects held = expect_cleanup({"fsdist", "-t", "ext4"}, SIGTERM, 2);
     EXPECT_GE(held.maps.size(), 2u);
-    EXPECT_GE(held.links.size(), 2u);
-    tool.signal(SIGTERM);
-    EXPECT_EQ(tool.wait(20s), 0) << tool.err();
-    EXPECT_TRUE(still_loaded(held, std::chrono::seconds(3)).empty());
 }

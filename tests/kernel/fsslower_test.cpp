@@ -2,11 +2,14 @@
 // (ext4) and a file on tmpfs; fsslower -t ext4 -m 0 -p CHILD must report the ext4 calls, with the
 // right operation letters, bytes, offsets and file name, and nothing of tmpfs or of other
 // processes.
-#include "bpf_objects.hpp"
-#include "filesb_files.hpp"
+#include "scratch_dir.hpp"
+#include "tool_run.hpp"
 
 #include <algorithm>
+#include <csignal>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 using namespace coretrace::test;
 using nlohmann::json;
@@ -25,11 +28,11 @@ std::vector<json> with(const std::vector<json>& records, const std::string& op,
 } // namespace
 
 TEST(Fsslower, ReportsAChildsExt4CallsWithOpBytesAndName) {
-    FsTestDir dir("fsslower");
-    if (dir.fs_type() != "ext4")
+    ScratchDir dir("fsslower", "/var/tmp");
+    if (filesystem_type(dir.path()) != "ext4")
         GTEST_SKIP() << "/var/tmp is not on ext4 here";
     const std::string name = "fsslower-data";
-    const std::string path = dir.path(name);
+    const std::string path = dir / name;
     const std::string shm = "/dev/shm/coretrace-fsslower-" + std::to_string(::getpid());
     constexpr std::size_t bytes = 1 << 16;
 
@@ -54,26 +57,22 @@ TEST(Fsslower, ReportsAChildsExt4CallsWithOpBytesAndName) {
         /*exit_after=*/true);
     ToolRun run = run_around(
         {"fsslower", "--json", "-t", "ext4", "-m", "0", "-p", std::to_string(child.pid())},
-        {&child});
+        let_run({&child}));
     ::unlink(shm.c_str());
     ASSERT_EQ(run.code, 0) << run.err;
-    ASSERT_FALSE(run.lines.empty()) << run.err;
-    json summary = run.lines.back();
-    run.lines.pop_back();
-    EXPECT_EQ(summary["type"], "summary");
-    EXPECT_EQ(summary["lost"], 0);
-    EXPECT_EQ(summary["events"], run.lines.size());
+    const std::vector<json> records = event_records(run);
+    ASSERT_FALSE(records.empty()) << run.err;
 
-    for (const auto& r : run.lines) {
+    for (const auto& r : records) {
         EXPECT_EQ(r["pid"], child.pid()) << r;
         EXPECT_EQ(r["fs"], "ext4");
         EXPECT_NE(r["file"], shm.substr(shm.rfind('/') + 1)) << "a tmpfs file was reported";
         EXPECT_GE(r["latency_ns"].get<std::uint64_t>(), 0u);
     }
-    auto opens = with(run.lines, "O", name);
-    auto writes = with(run.lines, "W", name);
-    auto syncs = with(run.lines, "F", name);
-    auto reads = with(run.lines, "R", name);
+    auto opens = with(records, "O", name);
+    auto writes = with(records, "W", name);
+    auto syncs = with(records, "F", name);
+    auto reads = with(records, "R", name);
     EXPECT_EQ(opens.size(), 2u) << run.err;
     ASSERT_EQ(writes.size(), 1u) << run.err;
     EXPECT_EQ(writes[0]["bytes"], bytes);
@@ -87,13 +86,13 @@ TEST(Fsslower, ReportsAChildsExt4CallsWithOpBytesAndName) {
     EXPECT_EQ(reads[0]["offset"], 0);
     EXPECT_EQ(reads[1]["bytes"], 4096); // the pread, at its own offset
     EXPECT_EQ(reads[1]["offset"], 8192);
-    EXPECT_EQ(run.lines.size(), 6u) << "only the six ext4 calls of the child";
+    EXPECT_EQ(records.size(), 6u) << "only the six ext4 calls of the child";
 }
 
 // -m keeps only calls at least that slow: none of a child's 100-byte writes takes 10 s.
 TEST(Fsslower, MinimumLatencyFilters) {
-    FsTestDir dir("fsslower");
-    const std::string path = dir.path("fast");
+    ScratchDir dir("fsslower", "/var/tmp");
+    const std::string path = dir / "fast";
     Child child(
         [&] {
             int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
@@ -103,18 +102,18 @@ TEST(Fsslower, MinimumLatencyFilters) {
             ::close(fd);
         },
         true);
-    ToolRun run =
-        run_around({"fsslower", "--json", "-t", dir.fs_type().empty() ? "ext4" : dir.fs_type(),
-                    "-m", "10000", "-p", std::to_string(child.pid())},
-                   {&child});
+    const std::string type = filesystem_type(dir.path());
+    ToolRun run = run_around({"fsslower", "--json", "-t", type.empty() ? "ext4" : type, "-m",
+                              "10000", "-p", std::to_string(child.pid())},
+                             let_run({&child}));
     ASSERT_EQ(run.code, 0) << run.err;
     ASSERT_EQ(run.lines.size(), 1u) << run.err; // the summary only
     EXPECT_EQ(run.lines[0]["events"], 0);
 }
 
 TEST(Fsslower, TextColumns) {
-    FsTestDir dir("fsslower");
-    const std::string path = dir.path("text-columns");
+    ScratchDir dir("fsslower", "/var/tmp");
+    const std::string path = dir / "text-columns";
     Child child(
         [&] {
             int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
@@ -123,14 +122,11 @@ TEST(Fsslower, TextColumns) {
             ::close(fd);
         },
         true);
-    Subprocess tool({coretrace_binary(), "fsslower", "-t", "ext4", "-m", "0", "-p",
-                     std::to_string(child.pid())});
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    child.go();
-    ASSERT_EQ(child.reap(), 0);
-    tool.signal(SIGINT);
-    ASSERT_EQ(tool.wait(20s), 0) << tool.err();
-    const std::string& out = tool.out();
+    ToolRun run =
+        run_around({"fsslower", "-t", "ext4", "-m", "0", "-p", std::to_string(child.pid())},
+                   let_run({&child}));
+    ASSERT_EQ(run.code, 0) << run.err;
+    const std::string& out = run.out;
     EXPECT_NE(out.find("Tracing ext4 operations... Hit Ctrl-C to end."), std::string::npos) << out;
     EXPECT_NE(out.find("TIME     COMM             PID     T BYTES   OFF_KB   LAT(ms) FILENAME"),
               std::string::npos)
@@ -141,36 +137,15 @@ TEST(Fsslower, TextColumns) {
 }
 
 TEST(Fsslower, BadInputIsOneLine) {
-    auto missing_pid = run({coretrace_binary(), "fsslower", "-t", "ext4", "-p", "999999"});
-    EXPECT_EQ(missing_pid.code, 1);
-    EXPECT_EQ(std::count(missing_pid.err.begin(), missing_pid.err.end(), '\n'), 1)
-        << missing_pid.err;
-    auto bad_fs = run({coretrace_binary(), "fsslower", "-t", "nosuchfs"});
-    EXPECT_EQ(bad_fs.code, 1);
-    EXPECT_EQ(bad_fs.err,
+    expect_refused({"fsslower", "-t", "ext4", "-p", "999999"}, 1);
+    EXPECT_EQ(expect_refused({"fsslower", "-t", "nosuchfs"}, 1),
               "fsslower: unknown file system type 'nosuchfs' (see /proc/filesystems)\n");
-    auto no_type = run({coretrace_binary(), "fsslower"});
-    EXPECT_EQ(no_type.code, 2);
-    EXPECT_EQ(std::count(no_type.err.begin(), no_type.err.end(), '\n'), 1) << no_type.err;
-    auto bad_min = run({coretrace_binary(), "fsslower", "-t", "ext4", "-m", "-1"});
-    EXPECT_EQ(bad_min.code, 2);
-    EXPECT_TRUE(bad_min.out.empty());
+    expect_refused({"fsslower"}, 2);
+    expect_refused({"fsslower", "-t", "ext4", "-m", "-1"}, 2);
 }
 
 TEST(Fsslower, NothingRemainsAfterExit) {
-    for (int signo : {SIGINT, SIGTERM}) {
-        Subprocess tool({coretrace_binary(), "fsslower", "-t", "ext4"});
-        ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-        BpfObjects held = held_by(tool.pid());
-        EXPECT_GE(held.progs.size(), 2u);
-        EXPECT_GE(held.links.size(), 2u);
-        tool.signal(signo);
-        EXPECT_EQ(tool.wait(20s), 0) << tool.err();
-        EXPECT_TRUE(still_loaded(held, std::chrono::seconds(3)).empty());
-    }
-    Subprocess timed({coretrace_binary(), "fsslower", "-t", "ext4", "-d", "1"});
-    ASSERT_TRUE(timed.wait_for("Hit Ctrl-C")) << timed.err();
-    BpfObjects held = held_by(timed.pid());
-    EXPECT_EQ(timed.wait(20s), 0) << timed.err();
-    EXPECT_TRUE(still_loaded(held, std::chrono::seconds(3)).empty());
+    for (int signo : {SIGINT, SIGTERM})
+        expect_cleanup({"fsslower", "-t", "ext4"}, signo, 2);
+    expect_cleanup({"fsslower", "-t", "ext4", "-d", "1"}, 0, 2);
 }

@@ -1,10 +1,11 @@
 // hardirqs on the real kernel: a child makes the root disk interrupt (O_DIRECT writes and
 // fsync), and the counts hardirqs reports for the disk's handlers are checked against the
 // kernel's own count of those interrupts in /proc/interrupts over the same window.
-#include "bpf_objects.hpp"
 #include "irq_procfs.hpp"
-#include "json_lines.hpp"
-#include "subprocess.hpp"
+#include "scratch_dir.hpp"
+#include "tool_run.hpp"
+
+#include "coretrace/perf_event.hpp"
 
 #include <csignal>
 #include <cstdlib>
@@ -22,6 +23,8 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
+
+const std::uint64_t cpus = coretrace::perf::online_cpus().size();
 
 // The virtio device behind the root file system's disk (e.g. "virtio1"), or "".
 std::string root_disk_virtio() {
@@ -89,32 +92,23 @@ struct Window {
 // Runs hardirqs --json with `args` around the child's disk writes and measures the window.
 Window trace_disk(const std::vector<std::string>& names, std::vector<std::string> args,
                   const std::string& disable = "") {
-    const std::string path =
-        (fs::temp_directory_path() / ("coretrace-hardirqs-" + std::to_string(::getpid()))).string();
-    Child child([&] { disk_writes(path, 40); }, /*exit_after=*/true);
-    args.insert(args.begin(), {coretrace_binary(), "hardirqs", "--json", "-v"});
+    ScratchDir dir("hardirqs");
+    Child child([&] { disk_writes(dir / "data", 40); }, /*exit_after=*/true);
+    args.insert(args.begin(), {"hardirqs", "--json", "-v"});
     Window window;
     const std::uint64_t outer_begin = proc_count(names);
-    {
-        Subprocess tool(args, [&] {
-            if (!disable.empty())
-                ::setenv("CORETRACE_DISABLE", disable.c_str(), 1);
-        });
-        EXPECT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-        const std::uint64_t inner_begin = proc_count(names);
-        child.go();
-        EXPECT_EQ(child.reap(), 0);
-        window.inner = proc_count(names) - inner_begin;
-        tool.signal(SIGINT);
-        EXPECT_EQ(tool.wait(20s), 0) << tool.err();
-        window.err = tool.err();
-        auto lines = json_lines(tool.out());
-        EXPECT_EQ(lines.size(), 1u) << tool.out();
-        if (!lines.empty())
-            window.report = lines.back();
-    }
+    ToolRun run = run_around(args,
+                             [&] {
+                                 const std::uint64_t inner_begin = proc_count(names);
+                                 let_run({&child})();
+                                 window.inner = proc_count(names) - inner_begin;
+                             },
+                             {.disable = disable});
     window.outer = proc_count(names) - outer_begin;
-    fs::remove(path);
+    window.err = run.err;
+    EXPECT_EQ(run.lines.size(), 1u) << run.out;
+    if (!run.lines.empty())
+        window.report = run.lines.back();
     return window;
 }
 
@@ -146,7 +140,7 @@ class HardirqsTest : public testing::Test {
     // a tool attached long before the window too), so the two counters are not the same thing.
     void expect_in_window(std::uint64_t count, const Window& window) {
         EXPECT_GE(window.inner, 40u) << "the child's 40 synced writes made too few interrupts";
-        EXPECT_GE(count + online_cpus(), window.inner * 95 / 100) << window.report.dump();
+        EXPECT_GE(count + cpus, window.inner * 95 / 100) << window.report.dump();
         EXPECT_LE(count, window.outer) << window.report.dump();
     }
     std::string virtio_;
@@ -213,66 +207,39 @@ TEST_F(HardirqsTest, DistributionBucketsAddUpToTheCount) {
 
 // The text layout of libbpf-tools: header, then "name count" rows.
 TEST_F(HardirqsTest, TextColumns) {
-    const std::string path =
-        (fs::temp_directory_path() / ("coretrace-hardirqs-text-" + std::to_string(::getpid())))
-            .string();
-    Child child([&] { disk_writes(path, 10); }, /*exit_after=*/true);
-    Subprocess tool({coretrace_binary(), "hardirqs", "-C"});
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    child.go();
-    EXPECT_EQ(child.reap(), 0);
-    tool.signal(SIGINT);
-    ASSERT_EQ(tool.wait(20s), 0) << tool.err();
-    fs::remove(path);
-    EXPECT_TRUE(tool.out().starts_with("Tracing hard irq events... Hit Ctrl-C to end.\n\n"
-                                       "HARDIRQ                    TOTAL_count\n"))
-        << tool.out();
+    ScratchDir dir("hardirqs");
+    Child child([&] { disk_writes(dir / "text", 10); }, /*exit_after=*/true);
+    ToolRun run = run_around({"hardirqs", "-C"}, let_run({&child}));
+    ASSERT_EQ(run.code, 0) << run.err;
+    EXPECT_TRUE(run.out.starts_with("Tracing hard irq events... Hit Ctrl-C to end.\n\n"
+                                    "HARDIRQ                    TOTAL_count\n"))
+        << run.out;
     bool row = false;
     for (const auto& name : names_)
-        row = row || tool.out().find("\n" + name +
-                                     std::string(26 - std::min<size_t>(26, name.size()), ' ') +
-                                     " ") != std::string::npos;
-    EXPECT_TRUE(row) << tool.out();
+        row = row ||
+              run.out.find("\n" + name + std::string(26 - std::min<size_t>(26, name.size()), ' ') +
+                           " ") != std::string::npos;
+    EXPECT_TRUE(row) << run.out;
 }
 
 TEST(Hardirqs, BadInputIsOneLineAndNothingLoads) {
-    auto both = run({coretrace_binary(), "hardirqs", "-C", "-d"});
-    EXPECT_EQ(both.code, 2) << both.err;
-    auto cgroup = run({coretrace_binary(), "hardirqs", "-c", "/sys/fs/cgroup/unified/no-such-cg"});
-    EXPECT_EQ(cgroup.code, 1);
-    EXPECT_EQ(std::count(cgroup.err.begin(), cgroup.err.end(), '\n'), 1) << cgroup.err;
-    EXPECT_TRUE(cgroup.err.starts_with("hardirqs: ")) << cgroup.err;
-    EXPECT_TRUE(cgroup.out.empty()) << "no banner: " << cgroup.out;
-    auto interval = run({coretrace_binary(), "hardirqs", "0"});
-    EXPECT_EQ(interval.code, 2) << interval.err;
+    expect_refused({"hardirqs", "-C", "-d"}, 2);
+    expect_refused({"hardirqs", "-c", "/sys/fs/cgroup/unified/no-such-cg"}, 1);
+    expect_refused({"hardirqs", "0"}, 2);
 }
 
 // Whichever way it ends, none of its programs, maps or links remain.
-struct End {
-    std::string name;
-    std::vector<std::string> args;
-    int signo; // 0: ends by itself
-};
-class HardirqsCleanup : public testing::TestWithParam<End> {};
+namespace {
+class HardirqsCleanup : public testing::TestWithParam<Ending> {};
+} // namespace
 
 TEST_P(HardirqsCleanup, NothingOfTheToolRemains) {
-    const auto& [name, args, signo] = GetParam();
-    std::vector<std::string> argv = {coretrace_binary(), "hardirqs"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    Subprocess tool(argv);
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    BpfObjects held = held_by(tool.pid());
-    EXPECT_GE(held.progs.size(), 1u);
+    BpfObjects held = expect_cleanup(GetParam().args, GetParam().signo, GetParam().programs);
     EXPECT_GE(held.maps.size(), 2u);
-    EXPECT_GE(held.links.size(), 1u);
-    if (signo)
-        tool.signal(signo);
-    EXPECT_EQ(tool.wait(20s), 0) << tool.err();
-    EXPECT_TRUE(still_loaded(held, std::chrono::seconds(3)).empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Hardirqs, HardirqsCleanup,
-                         testing::Values(End{"Sigint", {"-C"}, SIGINT},
-                                         End{"Sigterm", {"-d", "--json"}, SIGTERM},
-                                         End{"CountReached", {"-N", "1", "1"}, 0}),
+                         testing::Values(Ending{"Sigint", {"hardirqs", "-C"}, SIGINT},
+                                         Ending{"Sigterm", {"hardirqs", "-d", "--json"}, SIGTERM},
+                                         Ending{"CountReached", {"hardirqs", "-N", "1", "1"}, 0}),
                          [](const auto& info) { return info.param.name; });

@@ -1,7 +1,9 @@
 // killsnoop (sigsnoop -k) on the real kernel: the test calls kill(2), tkill(2) and tgkill(2)
 // with known signals and targets, one of them a PID that does not exist; killsnoop must report
 // each call with its signal, target and return value.
-#include "proc_snoop.hpp"
+#include "tool_run.hpp"
+
+#include <gtest/gtest.h>
 
 #include <cerrno>
 #include <csignal>
@@ -39,14 +41,15 @@ TEST(Killsnoop, ReportsEachCallAndItsResult) {
     ASSERT_NE(missing, 0);
     const pid_t self = ::getpid();
     const long tid = ::syscall(SYS_gettid);
-    Traced traced = trace_json("killsnoop", {"-p", std::to_string(self)}, [&] {
+    ToolRun traced = run_around({"killsnoop", "--json", "-v", "-p", std::to_string(self)}, [&] {
         EXPECT_EQ(::kill(child.pid(), SIGUSR1), 0);
         EXPECT_EQ(::syscall(SYS_tkill, child.pid(), SIGUSR2), 0);
         EXPECT_EQ(::syscall(SYS_tgkill, child.pid(), child.pid(), SIGUSR1), 0);
         EXPECT_EQ(::kill(missing, SIGUSR1), -1);
         EXPECT_EQ(errno, ESRCH);
     });
-    auto to_child = records_with(traced, "tpid", child.pid());
+    const std::vector<json> records = event_records(traced);
+    auto to_child = records_with(records, "tpid", child.pid());
     ASSERT_EQ(to_child.size(), 3u) << traced.err;
     EXPECT_EQ(to_child[0]["source"], "kill");
     EXPECT_EQ(to_child[0]["sig"], SIGUSR1);
@@ -64,7 +67,7 @@ TEST(Killsnoop, ReportsEachCallAndItsResult) {
         EXPECT_EQ(r["tcomm"], "kernel_tests");
         EXPECT_EQ(r["result"], "ignored");
     }
-    auto failed = records_with(traced, "tpid", missing);
+    auto failed = records_with(records, "tpid", missing);
     ASSERT_EQ(failed.size(), 1u) << traced.err;
     EXPECT_EQ(failed[0]["source"], "kill");
     EXPECT_EQ(failed[0]["sig"], SIGUSR1);
@@ -87,13 +90,14 @@ TEST(Killsnoop, FailedOnlyAndSigsnoopDashK) {
     const std::string self = std::to_string(::getpid());
     for (const auto& tool : {std::vector<std::string>{"killsnoop", "-x"},
                              std::vector<std::string>{"sigsnoop", "-k", "-x"}}) {
-        std::vector<std::string> args(tool.begin() + 1, tool.end());
-        args.insert(args.end(), {"-p", self});
-        Traced traced = trace_json(tool[0], args, work);
-        ASSERT_EQ(traced.records.size(), 1u) << tool[0] << traced.err;
-        EXPECT_EQ(traced.records[0]["tpid"], missing);
-        EXPECT_EQ(traced.records[0]["sig"], SIGUSR2);
-        EXPECT_EQ(traced.records[0]["ret"], -ESRCH);
+        std::vector<std::string> args = tool;
+        args.insert(args.end(), {"--json", "-v", "-p", self});
+        ToolRun traced = run_around(args, work);
+        const std::vector<json> records = event_records(traced);
+        ASSERT_EQ(records.size(), 1u) << tool[0] << traced.err;
+        EXPECT_EQ(records[0]["tpid"], missing);
+        EXPECT_EQ(records[0]["sig"], SIGUSR2);
+        EXPECT_EQ(records[0]["ret"], -ESRCH);
     }
 }
 
@@ -101,19 +105,17 @@ TEST(Killsnoop, FailedOnlyAndSigsnoopDashK) {
 TEST(Killsnoop, TextColumns) {
     const pid_t missing = unused_pid();
     ASSERT_NE(missing, 0);
-    Subprocess tool({coretrace_binary(), "killsnoop", "-p", std::to_string(::getpid())});
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    EXPECT_EQ(::kill(missing, SIGTERM), -1);
-    tool.signal(SIGINT);
-    ASSERT_EQ(tool.wait(20s), 0) << tool.err();
+    ToolRun run = run_around({"killsnoop", "-p", std::to_string(::getpid())},
+                             [&] { EXPECT_EQ(::kill(missing, SIGTERM), -1); });
+    ASSERT_EQ(run.code, 0) << run.err;
     EXPECT_TRUE(
-        tool.out().starts_with("Tracing kill(2), tkill(2) and tgkill(2)... Hit Ctrl-C to end.\n"
-                               "TIME     PID     COMM             SIG       TPID    RESULT\n"))
-        << tool.out();
+        run.out.starts_with("Tracing kill(2), tkill(2) and tgkill(2)... Hit Ctrl-C to end.\n"
+                            "TIME     PID     COMM             SIG       TPID    RESULT\n"))
+        << run.out;
     char tail[96];
     std::snprintf(tail, sizeof(tail), " %-7d %-16s %-9d %-7d %-6d\n", ::getpid(), "kernel_tests",
                   SIGTERM, missing, -ESRCH);
-    EXPECT_NE(tool.out().find(tail), std::string::npos) << tool.out();
+    EXPECT_NE(run.out.find(tail), std::string::npos) << run.out;
 }
 
 TEST(Killsnoop, BadInput) {

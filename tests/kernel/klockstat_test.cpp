@@ -1,7 +1,10 @@
 // klockstat on the real kernel: two threads of a child map and unmap memory as fast as they can,
 // each munmap and mmap taking their mm's mmap_lock for writing, so that they wait on each other;
 // klockstat -p CHILD must see those waits, and only the child's.
-#include "secmem_tool_run.hpp"
+#include "tool_run.hpp"
+
+#include <csignal>
+#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
@@ -12,7 +15,6 @@
 #include <unistd.h>
 
 using namespace coretrace::test;
-using namespace coretrace::test::secmem;
 using nlohmann::json;
 
 namespace {
@@ -49,10 +51,8 @@ std::uint64_t total_count(const json& report, const char* rows) {
 
 TEST(Klockstat, SeesTheWaitsOfAChildsThreads) {
     Child child(mmap_storm, /*exit_after=*/true);
-    JsonRun run = run_json("klockstat", {"-p", std::to_string(child.pid())}, [&] {
-        child.go();
-        ASSERT_EQ(child.reap(), 0);
-    });
+    ToolRun run =
+        run_around({"klockstat", "--json", "-p", std::to_string(child.pid())}, let_run({&child}));
     ASSERT_EQ(run.lines.size(), 1u) << run.out << run.err; // one report, at SIGINT
     const json& report = run.lines[0];
     EXPECT_EQ(report["per_thread"], false);
@@ -78,13 +78,8 @@ TEST(Klockstat, SeesTheWaitsOfAChildsThreads) {
 // The classic tracepoints see the same waits.
 TEST(Klockstat, ClassicTracepointFallback) {
     Child child(mmap_storm, /*exit_after=*/true);
-    JsonRun run = run_json(
-        "klockstat", {"-p", std::to_string(child.pid())},
-        [&] {
-            child.go();
-            ASSERT_EQ(child.reap(), 0);
-        },
-        "raw_tp");
+    ToolRun run = run_around({"klockstat", "--json", "-v", "-p", std::to_string(child.pid())},
+                             let_run({&child}), {.disable = "raw_tp"});
     EXPECT_NE(run.err.find("using tp/lock/contention_begin"), std::string::npos) << run.err;
     EXPECT_NE(run.err.find("using tp/lock/contention_end"), std::string::npos) << run.err;
     ASSERT_EQ(run.lines.size(), 1u) << run.out;
@@ -99,10 +94,8 @@ TEST(Klockstat, ClassicTracepointFallback) {
 // joins), with its name.
 TEST(Klockstat, PerThread) {
     Child child(mmap_storm, /*exit_after=*/true);
-    JsonRun run = run_json("klockstat", {"-P", "-p", std::to_string(child.pid())}, [&] {
-        child.go();
-        ASSERT_EQ(child.reap(), 0);
-    });
+    ToolRun run = run_around({"klockstat", "--json", "-P", "-p", std::to_string(child.pid())},
+                             let_run({&child}));
     ASSERT_EQ(run.lines.size(), 1u) << run.out << run.err;
     const json& report = run.lines[0];
     EXPECT_EQ(report["per_thread"], true);
@@ -120,10 +113,9 @@ TEST(Klockstat, PerThread) {
 // -L: a lock address filter applied in the kernel; an address no lock has sees nothing.
 TEST(Klockstat, LockFilter) {
     Child child(mmap_storm, /*exit_after=*/true);
-    JsonRun run = run_json("klockstat", {"-L", "0x10", "-p", std::to_string(child.pid())}, [&] {
-        child.go();
-        ASSERT_EQ(child.reap(), 0);
-    });
+    ToolRun run =
+        run_around({"klockstat", "--json", "-L", "0x10", "-p", std::to_string(child.pid())},
+                   let_run({&child}));
     ASSERT_EQ(run.lines.size(), 1u) << run.out;
     EXPECT_TRUE(run.lines[0]["locks"].empty()) << run.out;
 }
@@ -131,17 +123,14 @@ TEST(Klockstat, LockFilter) {
 // Text: the acquisition table of libbpf-tools, rows per lock; -d ends it by itself.
 TEST(Klockstat, TextAndDuration) {
     Child child(mmap_storm, /*exit_after=*/true);
-    Subprocess tool(
-        {coretrace_binary(), "klockstat", "-d", "2", "-p", std::to_string(child.pid())});
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    child.go();
-    ASSERT_EQ(child.reap(), 0);
-    ASSERT_EQ(tool.wait(20s), 0) << tool.err(); // no signal: -d 2
-    EXPECT_NE(tool.out().find("                                 Lock  Avg Wait    Count   Max "
-                              "Wait   Total Wait\n"),
+    ToolRun run = run_around({"klockstat", "-d", "2", "-p", std::to_string(child.pid())},
+                             let_run({&child}), {.ends_itself = true}); // no signal: -d 2
+    ASSERT_EQ(run.code, 0) << run.err;
+    EXPECT_NE(run.out.find("                                 Lock  Avg Wait    Count   Max "
+                           "Wait   Total Wait\n"),
               std::string::npos)
-        << tool.out();
-    EXPECT_EQ(tool.out().find("Hold"), std::string::npos) << tool.out();
+        << run.out;
+    EXPECT_EQ(run.out.find("Hold"), std::string::npos) << run.out;
 }
 
 TEST(Klockstat, BadInput) {

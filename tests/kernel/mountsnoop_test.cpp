@@ -2,7 +2,11 @@
 // mounts is ever seen by, or left in, the host's), makes its root private, mounts a tmpfs on a
 // directory of the test's and unmounts it, with the old and the new mount API; mountsnoop must
 // report exactly those calls with their arguments and results.
-#include "sysc_tools.hpp"
+#include "scratch_dir.hpp"
+#include "tool_run.hpp"
+
+#include <csignal>
+#include <gtest/gtest.h>
 
 #include <fcntl.h>
 #include <linux/mount.h>
@@ -53,7 +57,7 @@ void expect_common(const json& r, const Child& child, ino_t ns) {
 // data, a mount that fails (-ENOENT), and the unmount.
 TEST(Mountsnoop, MountAndUmountInAPrivateNamespace) {
     ScratchDir dir("mountsnoop");
-    const std::string target = dir.path(), missing = dir.path("missing");
+    const std::string target = dir.path(), missing = dir / "missing";
     Child child([&] {
         private_namespace();
         ::syscall(SYS_mount, tmpfs_source, target.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
@@ -61,7 +65,8 @@ TEST(Mountsnoop, MountAndUmountInAPrivateNamespace) {
         ::syscall(SYS_mount, tmpfs_source, missing.c_str(), "tmpfs", 0, nullptr);
         ::syscall(SYS_umount2, target.c_str(), 0);
     });
-    JsonRun run = run_json_around("mountsnoop", {"-p", std::to_string(child.pid())}, child);
+    ToolRun run =
+        run_around({"mountsnoop", "--json", "-p", std::to_string(child.pid())}, let_run({&child}));
     if (!in_own_namespace(child))
         GTEST_SKIP() << "unshare(CLONE_NEWNS) is not allowed here";
     const ino_t ns = mount_namespace(child.pid());
@@ -117,7 +122,8 @@ TEST(Mountsnoop, NewMountApi) {
         ::close(static_cast<int>(mnt));
         ::close(static_cast<int>(fs));
     });
-    JsonRun run = run_json_around("mountsnoop", {"-p", std::to_string(child.pid())}, child);
+    ToolRun run =
+        run_around({"mountsnoop", "--json", "-p", std::to_string(child.pid())}, let_run({&child}));
     if (!in_own_namespace(child))
         GTEST_SKIP() << "unshare(CLONE_NEWNS) is not allowed here";
     auto records = event_records(run);
@@ -175,7 +181,7 @@ TEST(Mountsnoop, TextAndDetailedOutput) {
         std::vector<std::string> args = {"mountsnoop", "-p", std::to_string(child.pid())};
         if (detailed)
             args.push_back("-d");
-        JsonRun run = run_around(args, child);
+        ToolRun run = run_around(args, let_run({&child}));
         if (!in_own_namespace(child))
             GTEST_SKIP() << "unshare(CLONE_NEWNS) is not allowed here";
         const std::string ns = std::to_string(mount_namespace(child.pid()));
@@ -207,13 +213,13 @@ TEST(Mountsnoop, TextAndDetailedOutput) {
 }
 
 TEST(Mountsnoop, BadInput) {
-    expect_bad_pid_refused("mountsnoop");
+    expect_refused({"mountsnoop", "-p", "999999999"}, 1);
 }
 
 TEST(Mountsnoop, NothingRemainsAfterSighup) {
-    expect_nothing_remains({"mountsnoop", "-p", "1"}, SIGHUP, 4);
+    expect_cleanup({"mountsnoop", "-p", "1"}, SIGHUP, 4);
 }
 
 TEST(Mountsnoop, NothingRemainsAfterDuration) {
-    expect_nothing_remains({"mountsnoop", "--json", "--duration", "1"}, 0, 4);
+    expect_cleanup({"mountsnoop", "--json", "--duration", "1"}, 0, 4);
 }

@@ -3,7 +3,10 @@
 // leaves 64 MiB of memory full of holes, the test asks the kernel to compact all memory
 // (/proc/sys/vm/compact_memory, a one-shot trigger, not a setting), and every migrate_pages()
 // call of that compaction passes through the tracepoints that numamove -a counts.
-#include "secmem_tool_run.hpp"
+#include "tool_run.hpp"
+
+#include <csignal>
+#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <sstream>
@@ -14,7 +17,6 @@
 #include <unistd.h>
 
 using namespace coretrace::test;
-using namespace coretrace::test::secmem;
 using nlohmann::json;
 
 namespace {

@@ -1,10 +1,8 @@
 // opensnoop on the real kernel: a child opens paths the test chose, a known number of times, with
 // known results; opensnoop, filtering in the kernel, must report exactly those calls.
-#include "bpf_objects.hpp"
-#include "json_lines.hpp"
-#include "subprocess.hpp"
+#include "scratch_dir.hpp"
+#include "tool_run.hpp"
 
-#include <atomic>
 #include <csignal>
 #include <fcntl.h>
 #include <filesystem>
@@ -21,33 +19,13 @@ using nlohmann::json;
 
 namespace {
 
-// A path no other process opens: under a fresh directory named after this test process.
-class TempDir {
-  public:
-    TempDir() {
-        static std::atomic<int> serial{0};
-        path_ =
-            std::filesystem::temp_directory_path() /
-            ("coretrace-opensnoop-" + std::to_string(::getpid()) + "-" + std::to_string(serial++));
-        std::filesystem::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path_, ignored);
-    }
-    // Creates `name` (empty) and returns its full path.
-    std::string file(const std::string& name) const {
-        std::string full = path_ / name;
-        int fd = ::open(full.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-        if (fd >= 0)
-            ::close(fd);
-        return full;
-    }
-    std::string missing(const std::string& name) const { return path_ / name; }
-
-  private:
-    std::filesystem::path path_;
-};
+// Creates `path` (empty) and returns it.
+std::string touch(const std::string& path) {
+    int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd >= 0)
+        ::close(fd);
+    return path;
+}
 
 // Opens and closes `path` `times` times with openat(2) (glibc's open), in the calling process.
 void open_times(const std::string& path, int times) {
@@ -56,39 +34,6 @@ void open_times(const std::string& path, int times) {
         if (fd >= 0)
             ::close(fd);
     }
-}
-
-struct Traced {
-    std::vector<json> records; // the per-call objects, in order
-    json summary;
-    std::string err;
-};
-
-// Runs opensnoop --json with `args` while `child` does its work, then stops it with SIGINT.
-Traced trace(Child& child, std::vector<std::string> args) {
-    std::vector<std::string> argv = {coretrace_binary(), "opensnoop", "--json"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    Subprocess tool(argv);
-    Traced traced;
-    EXPECT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    child.go();
-    EXPECT_EQ(child.reap(), 0);
-    tool.signal(SIGINT);
-    EXPECT_EQ(tool.wait(20s), 0) << tool.err();
-    traced.err = tool.err();
-    auto lines = json_lines(tool.out());
-    EXPECT_FALSE(lines.empty()) << tool.err();
-    if (lines.empty())
-        return traced;
-    traced.summary = lines.back();
-    lines.pop_back();
-    traced.records = std::move(lines);
-    // (4) Nothing lost, and the summary counts exactly the records printed.
-    EXPECT_EQ(traced.summary["type"], "summary");
-    EXPECT_EQ(traced.summary["lost"], 0);
-    EXPECT_EQ(traced.summary["events"], traced.records.size());
-    EXPECT_NE(traced.err.find("\n0 events lost\n"), std::string::npos) << traced.err;
-    return traced;
 }
 
 std::size_t count_path(const std::vector<json>& records, const std::string& path) {
@@ -101,13 +46,15 @@ std::size_t count_path(const std::vector<json>& records, const std::string& path
 // (1) Exactly the child's 20 opens, with their path, pid, a valid fd and no error.
 TEST(Opensnoop, SeesExactlyTheOpensOfAChild) {
     constexpr int opens = 20;
-    TempDir dir;
-    const std::string path = dir.file("twenty");
+    ScratchDir dir("opensnoop");
+    const std::string path = touch(dir / "twenty");
     Child child([&] { open_times(path, opens); }, /*exit_after=*/true);
-    Traced traced = trace(child, {"-p", std::to_string(child.pid())});
+    ToolRun traced =
+        run_around({"opensnoop", "--json", "-p", std::to_string(child.pid())}, let_run({&child}));
+    const std::vector<json> records = event_records(traced);
 
-    ASSERT_EQ(traced.records.size(), static_cast<std::size_t>(opens)) << traced.err;
-    for (const auto& record : traced.records) {
+    ASSERT_EQ(records.size(), static_cast<std::size_t>(opens)) << traced.err;
+    for (const auto& record : records) {
         EXPECT_EQ(record["path"], path);
         EXPECT_EQ(record["pid"], child.pid());
         EXPECT_EQ(record["tid"], child.pid());
@@ -124,9 +71,8 @@ TEST(Opensnoop, SeesExactlyTheOpensOfAChild) {
 
 // Each system call of the family, with its own flags and mode: open(2), openat(2), openat2(2).
 TEST(Opensnoop, ReportsEachSyscallWithFlagsAndMode) {
-    TempDir dir;
-    const std::string a = dir.missing("by-open"), b = dir.missing("by-openat"),
-                      c = dir.missing("by-openat2");
+    ScratchDir dir("opensnoop");
+    const std::string a = dir / "by-open", b = dir / "by-openat", c = dir / "by-openat2";
     Child child(
         [&] {
             long fd = ::syscall(SYS_open, a.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
@@ -140,10 +86,12 @@ TEST(Opensnoop, ReportsEachSyscallWithFlagsAndMode) {
             ::close(static_cast<int>(fd));
         },
         /*exit_after=*/true);
-    Traced traced = trace(child, {"-p", std::to_string(child.pid())});
+    ToolRun traced =
+        run_around({"opensnoop", "--json", "-p", std::to_string(child.pid())}, let_run({&child}));
+    const std::vector<json> records = event_records(traced);
 
-    ASSERT_EQ(traced.records.size(), 3u) << traced.err;
-    const auto& r = traced.records;
+    ASSERT_EQ(records.size(), 3u) << traced.err;
+    const auto& r = records;
     EXPECT_EQ(r[0]["syscall"], "open");
     EXPECT_EQ(r[0]["path"], a);
     EXPECT_EQ(r[0]["flags"], O_CREAT | O_WRONLY | O_CLOEXEC);
@@ -164,19 +112,21 @@ TEST(Opensnoop, ReportsEachSyscallWithFlagsAndMode) {
 
 // (2) A missing path fails with ENOENT; -x shows the failed calls and nothing else.
 TEST(Opensnoop, FailedOpensAndDashX) {
-    TempDir dir;
-    const std::string present = dir.file("present"), missing = dir.missing("missing");
+    ScratchDir dir("opensnoop");
+    const std::string present = touch(dir / "present"), missing = dir / "missing";
     auto work = [&] {
         open_times(missing, 3);
         open_times(present, 2);
     };
 
     Child all_child(work, /*exit_after=*/true);
-    Traced all = trace(all_child, {"-p", std::to_string(all_child.pid())});
-    ASSERT_EQ(all.records.size(), 5u) << all.err;
-    EXPECT_EQ(count_path(all.records, missing), 3u);
-    EXPECT_EQ(count_path(all.records, present), 2u);
-    for (const auto& record : all.records) {
+    ToolRun all = run_around({"opensnoop", "--json", "-p", std::to_string(all_child.pid())},
+                             let_run({&all_child}));
+    const std::vector<json> all_records = event_records(all);
+    ASSERT_EQ(all_records.size(), 5u) << all.err;
+    EXPECT_EQ(count_path(all_records, missing), 3u);
+    EXPECT_EQ(count_path(all_records, present), 2u);
+    for (const auto& record : all_records) {
         bool failed = record["path"] == missing;
         EXPECT_EQ(record["errno"], failed ? ENOENT : 0);
         if (failed)
@@ -186,9 +136,12 @@ TEST(Opensnoop, FailedOpensAndDashX) {
     }
 
     Child failed_child(work, /*exit_after=*/true);
-    Traced failed = trace(failed_child, {"-x", "-p", std::to_string(failed_child.pid())});
-    ASSERT_EQ(failed.records.size(), 3u) << failed.err;
-    for (const auto& record : failed.records) {
+    ToolRun failed =
+        run_around({"opensnoop", "--json", "-x", "-p", std::to_string(failed_child.pid())},
+                   let_run({&failed_child}));
+    const std::vector<json> failed_records = event_records(failed);
+    ASSERT_EQ(failed_records.size(), 3u) << failed.err;
+    for (const auto& record : failed_records) {
         EXPECT_EQ(record["path"], missing);
         EXPECT_EQ(record["errno"], ENOENT);
         EXPECT_EQ(record["fd"], -1);
@@ -198,8 +151,8 @@ TEST(Opensnoop, FailedOpensAndDashX) {
 // (3) -n keeps the command names containing NAME, system-wide: of two children opening the
 // same path, only the renamed one is reported.
 TEST(Opensnoop, NameFilterMatchesCommSubstring) {
-    TempDir dir;
-    const std::string path = dir.file("named");
+    ScratchDir dir("opensnoop");
+    const std::string path = touch(dir / "named");
     Child other([&] { open_times(path, 4); }, /*exit_after=*/true);
     Child named(
         [&] {
@@ -208,21 +161,10 @@ TEST(Opensnoop, NameFilterMatchesCommSubstring) {
         },
         /*exit_after=*/true);
 
-    Subprocess tool({coretrace_binary(), "opensnoop", "--json", "-n", "osnoop"});
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    other.go();
-    named.go();
-    ASSERT_EQ(other.reap(), 0);
-    ASSERT_EQ(named.reap(), 0);
-    tool.signal(SIGINT);
-    ASSERT_EQ(tool.wait(20s), 0) << tool.err();
-    auto lines = json_lines(tool.out());
-    ASSERT_FALSE(lines.empty());
-    EXPECT_EQ(lines.back()["type"], "summary");
-    EXPECT_EQ(lines.back()["lost"], 0);
-    lines.pop_back();
-    ASSERT_EQ(lines.size(), 6u) << tool.out();
-    for (const auto& record : lines) {
+    ToolRun run = run_around({"opensnoop", "--json", "-n", "osnoop"}, let_run({&other, &named}));
+    const std::vector<json> records = event_records(run);
+    ASSERT_EQ(records.size(), 6u) << run.out;
+    for (const auto& record : records) {
         EXPECT_EQ(record["pid"], named.pid());
         EXPECT_EQ(record["path"], path);
         // The kernel keeps 15 bytes of the name, the first of the 3 of U+540D among them: the
@@ -234,8 +176,8 @@ TEST(Opensnoop, NameFilterMatchesCommSubstring) {
 // The path filters run in the kernel: system-wide, only the paths that contain, or start with,
 // the text are reported.
 TEST(Opensnoop, PathFilters) {
-    TempDir dir;
-    const std::string match = dir.file("needle-file"), other = dir.file("hay-file");
+    ScratchDir dir("opensnoop");
+    const std::string match = touch(dir / "needle-file"), other = touch(dir / "hay-file");
     auto work = [&] {
         open_times(match, 2);
         open_times(other, 3);
@@ -244,53 +186,57 @@ TEST(Opensnoop, PathFilters) {
     Child contains_child(work, /*exit_after=*/true);
     const std::string needle =
         std::filesystem::path(match).parent_path().filename().string() + "/needle";
-    Traced contains = trace(contains_child, {"--path", needle});
-    ASSERT_EQ(contains.records.size(), 2u) << contains.err;
-    EXPECT_EQ(count_path(contains.records, match), 2u);
+    ToolRun contains =
+        run_around({"opensnoop", "--json", "--path", needle}, let_run({&contains_child}));
+    const std::vector<json> contains_records = event_records(contains);
+    ASSERT_EQ(contains_records.size(), 2u) << contains.err;
+    EXPECT_EQ(count_path(contains_records, match), 2u);
 
     Child prefix_child(work, /*exit_after=*/true);
     const std::string dir_prefix = std::filesystem::path(match).parent_path().string() + "/";
-    Traced prefix = trace(prefix_child, {"--path-prefix", dir_prefix});
-    ASSERT_EQ(prefix.records.size(), 5u) << prefix.err;
-    EXPECT_EQ(count_path(prefix.records, match), 2u);
-    EXPECT_EQ(count_path(prefix.records, other), 3u);
+    ToolRun prefix =
+        run_around({"opensnoop", "--json", "--path-prefix", dir_prefix}, let_run({&prefix_child}));
+    const std::vector<json> prefix_records = event_records(prefix);
+    ASSERT_EQ(prefix_records.size(), 5u) << prefix.err;
+    EXPECT_EQ(count_path(prefix_records, match), 2u);
+    EXPECT_EQ(count_path(prefix_records, other), 3u);
 
     // A prefix that is only a substring matches nothing.
     Child none_child(work, /*exit_after=*/true);
-    Traced none = trace(none_child, {"--path-prefix", needle});
-    EXPECT_TRUE(none.records.empty());
+    ToolRun none =
+        run_around({"opensnoop", "--json", "--path-prefix", needle}, let_run({&none_child}));
+    const std::vector<json> none_records = event_records(none);
+    EXPECT_TRUE(none_records.empty());
 }
 
 // Paths longer than the 255 bytes kept are cut cleanly and flagged, never padded with garbage.
 TEST(Opensnoop, LongPathIsTruncatedCleanly) {
-    TempDir dir;
-    const std::string path = dir.missing(std::string(250, 'x')) + "/" + std::string(100, 'y');
+    ScratchDir dir("opensnoop");
+    const std::string path = (dir / std::string(250, 'x')) + "/" + std::string(100, 'y');
     Child child([&] { open_times(path, 1); }, /*exit_after=*/true);
-    Traced traced = trace(child, {"-p", std::to_string(child.pid())});
-    ASSERT_EQ(traced.records.size(), 1u) << traced.err;
-    EXPECT_EQ(traced.records[0]["path"], path.substr(0, 255));
-    EXPECT_EQ(traced.records[0]["path_truncated"], true);
-    EXPECT_EQ(traced.records[0]["errno"], ENOENT); // each component fits NAME_MAX
+    ToolRun traced =
+        run_around({"opensnoop", "--json", "-p", std::to_string(child.pid())}, let_run({&child}));
+    const std::vector<json> records = event_records(traced);
+    ASSERT_EQ(records.size(), 1u) << traced.err;
+    EXPECT_EQ(records[0]["path"], path.substr(0, 255));
+    EXPECT_EQ(records[0]["path_truncated"], true);
+    EXPECT_EQ(records[0]["errno"], ENOENT); // each component fits NAME_MAX
 }
 
 // libbpf-tools' text columns, with -U and -e.
 TEST(Opensnoop, TextColumns) {
-    TempDir dir;
-    const std::string path = dir.file("text");
+    ScratchDir dir("opensnoop");
+    const std::string path = touch(dir / "text");
     Child child([&] { open_times(path, 1); }, /*exit_after=*/true);
-    Subprocess tool(
-        {coretrace_binary(), "opensnoop", "-U", "-e", "-p", std::to_string(child.pid())});
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    child.go();
-    ASSERT_EQ(child.reap(), 0);
-    tool.signal(SIGINT);
-    ASSERT_EQ(tool.wait(20s), 0) << tool.err();
-    EXPECT_NE(tool.out().find("UID     PID    COMM              FD ERR FLAGS    PATH\n"),
+    ToolRun run =
+        run_around({"opensnoop", "-U", "-e", "-p", std::to_string(child.pid())}, let_run({&child}));
+    ASSERT_EQ(run.code, 0) << run.err;
+    EXPECT_NE(run.out.find("UID     PID    COMM              FD ERR FLAGS    PATH\n"),
               std::string::npos)
-        << tool.out();
+        << run.out;
     // The line of the child's open: every column but FD (the child's lowest free descriptor,
     // which depends on what it inherited) is known exactly.
-    std::istringstream out(tool.out());
+    std::istringstream out(run.out);
     std::string line;
     int lines_of_path = 0;
     while (std::getline(out, line)) {
@@ -307,37 +253,23 @@ TEST(Opensnoop, TextColumns) {
         int fd = std::stoi(line.substr(std::strlen(head), 3));
         EXPECT_GE(fd, 0) << line;
     }
-    EXPECT_EQ(lines_of_path, 1) << tool.out();
+    EXPECT_EQ(lines_of_path, 1) << run.out;
 }
 
 // (5) Whichever way it ends, none of its programs, maps or links remain.
-struct End {
-    std::string name;
-    std::vector<std::string> args;
-    int signo; // 0: the tool ends by itself
-};
-class OpensnoopCleanup : public testing::TestWithParam<End> {};
+namespace {
+class OpensnoopCleanup : public testing::TestWithParam<Ending> {};
+} // namespace
 
 TEST_P(OpensnoopCleanup, NothingOfTheToolRemains) {
-    const auto& [name, args, signo] = GetParam();
-    std::vector<std::string> argv = {coretrace_binary(), "opensnoop"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    Subprocess tool(argv);
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    BpfObjects held = held_by(tool.pid());
-    EXPECT_GE(held.progs.size(), 4u); // entry and exit of openat at least
-    EXPECT_GE(held.maps.size(), 1u);
-    EXPECT_GE(held.links.size(), 4u);
-    if (signo)
-        tool.signal(signo);
-    EXPECT_EQ(tool.wait(20s), 0) << tool.err();
-    BpfObjects left = still_loaded(held, std::chrono::seconds(3));
-    EXPECT_TRUE(left.empty());
+    // Entry and exit of openat at least.
+    expect_cleanup(GetParam().args, GetParam().signo, GetParam().programs);
 }
 
-INSTANTIATE_TEST_SUITE_P(Opensnoop, OpensnoopCleanup,
-                         testing::Values(End{"Sigint", {"-p", "1"}, SIGINT},
-                                         End{"Sigterm", {"--json", "-x"}, SIGTERM},
-                                         End{"Sighup", {"-e", "--path", "/etc"}, SIGHUP},
-                                         End{"DurationReached", {"-d", "1", "-n", "nothing"}, 0}),
-                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(
+    Opensnoop, OpensnoopCleanup,
+    testing::Values(Ending{"Sigint", {"opensnoop", "-p", "1"}, SIGINT, 4},
+                    Ending{"Sigterm", {"opensnoop", "--json", "-x"}, SIGTERM, 4},
+                    Ending{"Sighup", {"opensnoop", "-e", "--path", "/etc"}, SIGHUP, 4},
+                    Ending{"DurationReached", {"opensnoop", "-d", "1", "-n", "nothing"}, 0, 4}),
+    [](const auto& info) { return info.param.name; });

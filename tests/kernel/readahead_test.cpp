@@ -1,21 +1,26 @@
 // readahead on the real kernel: a child reads sequentially a file dropped from the page cache
 // (that file only); readahead -p CHILD must count readahead pages, most of them used.
-#include "bpf_objects.hpp"
-#include "filesb_files.hpp"
+#include "file_io.hpp"
+#include "scratch_dir.hpp"
+#include "tool_run.hpp"
 
 #include <algorithm>
+#include <csignal>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 using namespace coretrace::test;
 using nlohmann::json;
 
 TEST(Readahead, SequentialReadOfAnUncachedFile) {
-    FsTestDir dir("readahead");
-    const std::string path = dir.path("data");
+    ScratchDir dir("readahead", "/var/tmp");
+    const std::string path = dir / "data";
     constexpr std::size_t bytes = 4 << 20;
     ASSERT_TRUE(write_uncached(path, bytes));
     Child child([&] { _exit(read_all(path, 1 << 16) == bytes ? 0 : 3); }, true);
-    ToolRun run = run_around({"readahead", "--json", "-p", std::to_string(child.pid())}, {&child});
+    ToolRun run =
+        run_around({"readahead", "--json", "-p", std::to_string(child.pid())}, let_run({&child}));
     ASSERT_EQ(run.code, 0) << run.err;
     ASSERT_EQ(run.lines.size(), 1u) << run.err;
     const json& r = run.lines[0];
@@ -41,21 +46,10 @@ TEST(Readahead, TextOutputAndDuration) {
 }
 
 TEST(Readahead, BadInputIsOneLine) {
-    auto missing_pid = run({coretrace_binary(), "readahead", "-p", "999999"});
-    EXPECT_EQ(missing_pid.code, 1);
-    EXPECT_EQ(std::count(missing_pid.err.begin(), missing_pid.err.end(), '\n'), 1);
-    auto bad_duration = run({coretrace_binary(), "readahead", "-d", "0"});
-    EXPECT_EQ(bad_duration.code, 2);
-    EXPECT_EQ(std::count(bad_duration.err.begin(), bad_duration.err.end(), '\n'), 1);
+    expect_refused({"readahead", "-p", "999999"}, 1);
+    expect_refused({"readahead", "-d", "0"}, 2);
 }
 
 TEST(Readahead, NothingRemainsAfterExit) {
-    Subprocess tool({coretrace_binary(), "readahead"});
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    BpfObjects held = held_by(tool.pid());
-    EXPECT_GE(held.progs.size(), 7u);
-    EXPECT_GE(held.links.size(), 7u);
-    tool.signal(SIGINT);
-    EXPECT_EQ(tool.wait(20s), 0) << tool.err();
-    EXPECT_TRUE(still_loaded(held, std::chrono::seconds(3)).empty());
+    expect_cleanup({"readahead"}, SIGINT, 7);
 }

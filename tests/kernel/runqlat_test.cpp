@@ -1,11 +1,8 @@
 // runqlat on the real kernel: a child keeps more threads runnable than there are CPUs, so they
 // queue; runqlat, filtered to that child in the kernel, must count one latency per time a thread
 // of it went back onto a CPU after waiting, which the kernel's own context-switch counts give.
-#include "bpf_objects.hpp"
-#include "json_lines.hpp"
-#include "sched_bad_input.hpp"
 #include "sched_busy.hpp"
-#include "subprocess.hpp"
+#include "tool_run.hpp"
 
 #include <algorithm>
 #include <csignal>
@@ -13,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <fmt/format.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <set>
 #include <sys/stat.h>
@@ -21,6 +19,7 @@
 
 using namespace coretrace::test;
 using nlohmann::json;
+using testing::StartsWith;
 namespace fs = std::filesystem;
 
 namespace {
@@ -29,33 +28,6 @@ constexpr int spinners = 4; // on 2 CPUs: they must take turns
 
 void spin_briefly() {
     busy_threads(spinners, 400ms);
-}
-
-std::vector<std::string> runqlat_argv(std::vector<std::string> args) {
-    args.insert(args.begin(), {coretrace_binary(), "runqlat", "--json"});
-    return args;
-}
-
-// Runs runqlat with `args` while `child` does its work, stops it with SIGINT and returns its
-// JSON Lines; `switches` (if given) gets the child's context switches meanwhile.
-std::vector<json> trace_child(Child& child, const std::vector<std::string>& args,
-                              long* switches = nullptr, const std::vector<std::string>& env = {},
-                              std::string* err = nullptr) {
-    Subprocess tool(runqlat_argv(args), [&] {
-        for (const auto& e : env)
-            ::putenv(const_cast<char*>(e.c_str()));
-    });
-    EXPECT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    const long before = context_switches(child.pid());
-    child.go();
-    EXPECT_TRUE(child.wait_done());
-    if (switches)
-        *switches = context_switches(child.pid()) - before;
-    tool.signal(SIGINT);
-    EXPECT_EQ(tool.wait(), 0) << tool.err();
-    if (err)
-        *err = tool.err();
-    return json_lines(tool.out());
 }
 
 long bucket_sum(const json& hist) {
@@ -75,13 +47,11 @@ class RunqlatHooks : public testing::TestWithParam<std::string> {};
 // runs and the final blocking switches, which have no switch-in yet. Run on each hook.
 TEST_P(RunqlatHooks, PerProcessCountMatchesContextSwitches) {
     Child child(spin_briefly);
-    std::vector<std::string> env;
-    if (!GetParam().empty())
-        env.push_back("CORETRACE_DISABLE=" + GetParam());
     long switches = 0;
-    std::string err;
-    auto lines =
-        trace_child(child, {"-v", "-P", "-p", std::to_string(child.pid())}, &switches, env, &err);
+    ToolRun run = run_around({"runqlat", "--json", "-v", "-P", "-p", std::to_string(child.pid())},
+                             let_run_counting(child, switches), {.disable = GetParam()});
+    const std::string& err = run.err;
+    const std::vector<json>& lines = run.lines;
 
     const std::string hook = GetParam().empty() ? "raw_tp" : "tp_btf";
     for (const char* event : {"sched_wakeup", "sched_wakeup_new", "sched_switch"})
@@ -106,15 +76,12 @@ INSTANTIATE_TEST_SUITE_P(Hooks, RunqlatHooks, testing::Values("", "raw_tp"), [](
 // -L: one histogram per thread, keyed by tid: exactly the child's threads, with their names.
 TEST(Runqlat, PerThreadKeysAreTheChildsThreads) {
     Child child(spin_briefly);
-    Subprocess tool(runqlat_argv({"-L", "-p", std::to_string(child.pid())}));
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    child.go();
-    ASSERT_TRUE(child.wait_done());
-    const auto tids = threads_of(child.pid());
-    tool.signal(SIGINT);
-    ASSERT_EQ(tool.wait(), 0) << tool.err();
-
-    auto lines = json_lines(tool.out());
+    std::vector<long> tids;
+    ToolRun run = run_around({"runqlat", "--json", "-L", "-p", std::to_string(child.pid())}, [&] {
+        let_run({&child})();
+        tids = threads_of(child.pid());
+    });
+    const std::vector<json>& lines = run.lines;
     ASSERT_EQ(lines.size(), 1u);
     std::vector<long> seen;
     for (const auto& h : lines[0]["histograms"]) {
@@ -134,7 +101,9 @@ TEST(Runqlat, PerPidNamespaceKeyIsTheNamespaceInode) {
     Child child(spin_briefly);
     struct stat ns {};
     ASSERT_EQ(::stat(("/proc/" + std::to_string(child.pid()) + "/ns/pid").c_str(), &ns), 0);
-    auto lines = trace_child(child, {"--pidnss", "-p", std::to_string(child.pid())});
+    auto lines = run_around({"runqlat", "--json", "--pidnss", "-p", std::to_string(child.pid())},
+                            let_run({&child}))
+                     .lines;
     ASSERT_EQ(lines.size(), 1u);
     ASSERT_EQ(lines[0]["histograms"].size(), 1u) << lines[0].dump();
     EXPECT_EQ(lines[0]["histograms"][0]["pidns"], ns.st_ino);
@@ -144,12 +113,11 @@ TEST(Runqlat, PerPidNamespaceKeyIsTheNamespaceInode) {
 // [interval] [count]: that many reports, then it stops by itself; -m makes them milliseconds.
 TEST(Runqlat, IntervalAndCountReportThatManyTimes) {
     Child child([] { busy_threads(spinners, 2500ms); });
-    Subprocess tool(runqlat_argv({"-m", "-p", std::to_string(child.pid()), "1", "2"}));
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    child.go();
-    ASSERT_EQ(tool.wait(10s), 0) << tool.err();
-    auto lines = json_lines(tool.out());
-    ASSERT_EQ(lines.size(), 2u) << tool.out();
+    ToolRun run =
+        run_around({"runqlat", "--json", "-m", "-p", std::to_string(child.pid()), "1", "2"},
+                   [&] { child.go(); }, {.ends_itself = true});
+    const std::vector<json>& lines = run.lines;
+    ASSERT_EQ(lines.size(), 2u) << run.out;
     for (const auto& line : lines) {
         EXPECT_EQ(line["unit"], "msecs");
         ASSERT_EQ(line["histograms"].size(), 1u) << line.dump();
@@ -163,17 +131,12 @@ TEST(Runqlat, IntervalAndCountReportThatManyTimes) {
 // Text output: libbpf-tools' layout, "pid = N COMM" above each histogram.
 TEST(Runqlat, TextOutputHasLibbpfToolsLayout) {
     Child child(spin_briefly);
-    Subprocess tool({coretrace_binary(), "runqlat", "-P", "-p", std::to_string(child.pid())});
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    child.go();
-    ASSERT_TRUE(child.wait_done());
-    tool.signal(SIGINT);
-    ASSERT_EQ(tool.wait(), 0) << tool.err();
-    EXPECT_TRUE(
-        tool.out().starts_with("Tracing run queue latency... Hit Ctrl-C to end.\n\n\npid = " +
-                               std::to_string(child.pid()) + " kernel_tests\n" +
-                               "     usecs               : count    distribution\n"))
-        << tool.out();
+    ToolRun run =
+        run_around({"runqlat", "-P", "-p", std::to_string(child.pid())}, let_run({&child}));
+    EXPECT_TRUE(run.out.starts_with("Tracing run queue latency... Hit Ctrl-C to end.\n\n\npid = " +
+                                    std::to_string(child.pid()) + " kernel_tests\n" +
+                                    "     usecs               : count    distribution\n"))
+        << run.out;
 }
 
 // -c: only tasks in the cgroup, though their wakers (the test, the kernel) are outside it.
@@ -192,18 +155,16 @@ TEST(Runqlat, CgroupFilterSeesOnlyThatCgroup) {
     Child outside(spin_briefly);
     std::ofstream(cgroup / "cgroup.procs") << inside.pid() << std::endl;
 
-    Subprocess tool(runqlat_argv({"-P", "-c", cgroup.string()}));
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    const long before = context_switches(inside.pid());
-    inside.go();
-    outside.go();
-    ASSERT_TRUE(inside.wait_done());
-    ASSERT_TRUE(outside.wait_done());
-    const long switches = context_switches(inside.pid()) - before;
-    tool.signal(SIGINT);
-    ASSERT_EQ(tool.wait(), 0) << tool.err();
-
-    auto lines = json_lines(tool.out());
+    long switches = 0;
+    ToolRun run = run_around({"runqlat", "--json", "-P", "-c", cgroup.string()}, [&] {
+        const long before = context_switches(inside.pid());
+        inside.go();
+        outside.go();
+        EXPECT_TRUE(inside.wait_done());
+        EXPECT_TRUE(outside.wait_done());
+        switches = context_switches(inside.pid()) - before;
+    });
+    const std::vector<json>& lines = run.lines;
     ASSERT_EQ(lines.size(), 1u);
     ASSERT_EQ(lines[0]["histograms"].size(), 1u) << lines[0].dump();
     const json& hist = lines[0]["histograms"][0];
@@ -214,31 +175,25 @@ TEST(Runqlat, CgroupFilterSeesOnlyThatCgroup) {
 }
 
 TEST(Runqlat, BadInputIsOneLineAndNothingLoads) {
-    expect_bad_input("runqlat", {
-                                    {{"-p", "999999"}, 1, "runqlat: no process with PID 999999\n"},
-                                    {{"-c", "/nonexistent-cgroup"}, 1, "runqlat: "},
-                                    {{"-P", "-L"}, 2, "runqlat: "},
-                                    {{"--pidnss", "-P"}, 2, "runqlat: "},
-                                    {{"0"}, 2, "runqlat: interval: "},
-                                    {{"1", "x"}, 2, "runqlat: "},
-                                });
+    EXPECT_EQ(expect_refused({"runqlat", "-p", "999999"}, 1),
+              "runqlat: no process with PID 999999\n");
+    expect_refused({"runqlat", "-c", "/nonexistent-cgroup"}, 1);
+    expect_refused({"runqlat", "-P", "-L"}, 2);
+    expect_refused({"runqlat", "--pidnss", "-P"}, 2);
+    EXPECT_THAT(expect_refused({"runqlat", "0"}, 2), StartsWith("runqlat: interval: "));
+    expect_refused({"runqlat", "1", "x"}, 2);
 }
 
 // Whichever way it ends, none of its programs, maps or links remain.
 TEST(Runqlat, NothingOfTheToolRemains) {
     for (bool by_signal : {true, false}) {
-        std::vector<std::string> argv = {coretrace_binary(), "runqlat"};
+        SCOPED_TRACE(by_signal ? "SIGTERM" : "count reached");
+        std::vector<std::string> args = {"runqlat"};
         if (!by_signal)
-            argv.insert(argv.end(), {"-L", "1", "1"});
-        Subprocess tool(argv);
-        ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-        BpfObjects held = held_by(tool.pid());
+            args.insert(args.end(), {"-L", "1", "1"});
+        BpfObjects held = expect_cleanup(args, by_signal ? SIGTERM : 0, 3);
         EXPECT_EQ(held.progs.size(), 3u); // one hook per event
         EXPECT_EQ(held.links.size(), 3u);
         EXPECT_GE(held.maps.size(), 3u);
-        if (by_signal)
-            tool.signal(SIGTERM);
-        EXPECT_EQ(tool.wait(10s), 0) << tool.err();
-        EXPECT_TRUE(still_loaded(held, 3s).empty()) << (by_signal ? "SIGTERM" : "count reached");
     }
 }

@@ -1,23 +1,22 @@
 // runqlen on the real kernel: its cpu-clock timers must sample every online CPU at the frequency
 // asked for, and while a child keeps more threads runnable than there are CPUs, some samples must
 // find tasks waiting. Also the shared perf-event piece (coretrace/perf_event.hpp) on its own.
-#include "bpf_objects.hpp"
-#include "json_lines.hpp"
-#include "sched_bad_input.hpp"
 #include "sched_busy.hpp"
-#include "subprocess.hpp"
+#include "tool_run.hpp"
 
 #include "coretrace/error.hpp"
 #include "coretrace/perf_event.hpp"
 
 #include <algorithm>
 #include <csignal>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <regex>
 #include <sstream>
 
 using namespace coretrace::test;
 using nlohmann::json;
+using testing::StartsWith;
 
 namespace {
 
@@ -42,13 +41,9 @@ long bucket_sum(const json& hist) {
 // threads, and returns its reports.
 std::vector<json> sample_while_busy(const std::vector<std::string>& args, int threads) {
     Child child([threads] { busy_threads(threads, 3000ms); });
-    std::vector<std::string> argv = {coretrace_binary(), "runqlen", "--json"};
+    std::vector<std::string> argv = {"runqlen", "--json"};
     argv.insert(argv.end(), args.begin(), args.end());
-    Subprocess tool(argv);
-    EXPECT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    child.go();
-    EXPECT_EQ(tool.wait(15s), 0) << tool.err();
-    return json_lines(tool.out());
+    return run_around(argv, [&] { child.go(); }, {.ends_itself = true}).lines;
 }
 
 } // namespace
@@ -118,37 +113,26 @@ TEST(Runqlen, TextOutputHasLibbpfToolsLayout) {
 }
 
 TEST(Runqlen, BadInputIsOneLineAndNothingLoads) {
-    expect_bad_input(
-        "runqlen",
-        {
-            {{"-f", "0"}, 2, "runqlen: "},
-            {{"-f", "abc"}, 2, "runqlen: "},
-            // Above kernel.perf_event_max_sample_rate (100000 by default, lowered by the kernel
-            // under load, never raised past 1e9): refused when the timers are opened, before load.
-            {{"-f", "1000000000"},
-             1,
-             "runqlen: sample frequency 1000000000 Hz is above the kernel's"},
-            {{"0"}, 2, "runqlen: interval: "},
-            {{"1", "2", "3"}, 2, "runqlen: "},
-        });
+    expect_refused({"runqlen", "-f", "0"}, 2);
+    expect_refused({"runqlen", "-f", "abc"}, 2);
+    // Above kernel.perf_event_max_sample_rate (100000 by default, lowered by the kernel under
+    // load, never raised past 1e9): refused when the timers are opened, before load.
+    EXPECT_THAT(expect_refused({"runqlen", "-f", "1000000000"}, 1),
+                StartsWith("runqlen: sample frequency 1000000000 Hz is above the kernel's"));
+    EXPECT_THAT(expect_refused({"runqlen", "0"}, 2), StartsWith("runqlen: interval: "));
+    expect_refused({"runqlen", "1", "2", "3"}, 2);
 }
 
 // Whichever way it ends, neither its program, its map nor its perf links remain.
 TEST(Runqlen, NothingOfTheToolRemains) {
     for (bool by_signal : {true, false}) {
-        std::vector<std::string> argv = {coretrace_binary(), "runqlen", "--json"};
+        SCOPED_TRACE(by_signal ? "SIGINT" : "count reached");
+        std::vector<std::string> args = {"runqlen", "--json"};
         if (!by_signal)
-            argv.insert(argv.end(), {"1", "1"});
-        Subprocess tool(argv);
-        ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-        BpfObjects held = held_by(tool.pid());
+            args.insert(args.end(), {"1", "1"});
+        BpfObjects held = expect_cleanup(args, by_signal ? SIGINT : 0);
         EXPECT_EQ(held.progs.size(), 1u);
-        EXPECT_GE(held.maps.size(), 1u);
         EXPECT_EQ(held.links.size(), cpus.size()); // one perf-event link per CPU
-        if (by_signal)
-            tool.signal(SIGINT);
-        EXPECT_EQ(tool.wait(10s), 0) << tool.err();
-        EXPECT_TRUE(still_loaded(held, 3s).empty()) << (by_signal ? "SIGINT" : "count reached");
     }
 }
 

@@ -1,14 +1,12 @@
 // runqslower on the real kernel: a child keeps more threads runnable than there are CPUs, so each
 // waits for a CPU while the others run; with a low threshold runqslower must report waits of the
 // child's threads only (filtered in the kernel), each above the threshold, and lose none.
-#include "bpf_objects.hpp"
-#include "json_lines.hpp"
-#include "sched_bad_input.hpp"
 #include "sched_busy.hpp"
-#include "subprocess.hpp"
+#include "tool_run.hpp"
 
 #include <algorithm>
 #include <csignal>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <regex>
 #include <set>
@@ -17,42 +15,12 @@
 
 using namespace coretrace::test;
 using nlohmann::json;
+using testing::StartsWith;
 
 namespace {
 
 constexpr int spinners = 4; // on 2 CPUs: each waits while others run
 constexpr long threshold_us = 1000;
-
-struct Traced {
-    std::vector<json> records;
-    json summary;
-    std::string err;
-};
-
-// Runs runqslower --json with `args`, lets the already started `child` finish, stops it.
-Traced collect(Subprocess& tool, Child& child) {
-    Traced traced;
-    EXPECT_TRUE(child.wait_done());
-    tool.signal(SIGINT);
-    EXPECT_EQ(tool.wait(), 0) << tool.err();
-    traced.err = tool.err();
-    auto lines = json_lines(tool.out());
-    EXPECT_FALSE(lines.empty()) << tool.err();
-    if (lines.empty())
-        return traced;
-    traced.summary = lines.back();
-    lines.pop_back();
-    traced.records = std::move(lines);
-    EXPECT_EQ(traced.summary["type"], "summary");
-    EXPECT_EQ(traced.summary["lost"], 0);
-    EXPECT_EQ(traced.summary["events"], traced.records.size());
-    return traced;
-}
-
-std::vector<std::string> argv_of(std::vector<std::string> args) {
-    args.insert(args.begin(), {coretrace_binary(), "runqslower", "--json"});
-    return args;
-}
 
 } // namespace
 
@@ -60,16 +28,16 @@ std::vector<std::string> argv_of(std::vector<std::string> args) {
 // spinning thread waited at least once; the task that ran instead is named.
 TEST(Runqslower, ReportsTheChildsWaitsAboveTheThreshold) {
     Child child([] { busy_threads(spinners, 500ms); });
-    Subprocess tool(argv_of({"-p", std::to_string(child.pid()), std::to_string(threshold_us)}));
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    child.go();
-    Traced traced = collect(tool, child);
+    ToolRun run = run_around(
+        {"runqslower", "--json", "-p", std::to_string(child.pid()), std::to_string(threshold_us)},
+        let_run({&child}));
+    const std::vector<json> records = event_records(run);
     const auto tids = threads_of(child.pid());
 
-    ASSERT_FALSE(traced.records.empty()) << traced.err;
+    ASSERT_FALSE(records.empty()) << run.err;
     std::set<long> waited;
     bool replaced_by_sibling = false, named = false;
-    for (const auto& r : traced.records) {
+    for (const auto& r : records) {
         EXPECT_EQ(r["pid"], child.pid()) << r.dump();
         EXPECT_TRUE(std::binary_search(tids.begin(), tids.end(), r["tid"].get<long>())) << r.dump();
         EXPECT_GT(r["latency_us"].get<long>(), threshold_us) << r.dump();
@@ -92,7 +60,6 @@ TEST(Runqslower, ReportsTheChildsWaitsAboveTheThreshold) {
     EXPECT_EQ(waited.size(), static_cast<std::size_t>(spinners)) << "every spinner must wait";
     EXPECT_TRUE(replaced_by_sibling) << "some wait must be for a sibling spinner";
     EXPECT_TRUE(named) << "a spinner's wait after it named itself carries its name";
-    EXPECT_NE(traced.err.find("\n0 events lost\n"), std::string::npos) << traced.err;
 }
 
 // -t: only that thread, chosen once the child's threads exist.
@@ -107,11 +74,12 @@ TEST(Runqslower, ThreadFilterKeepsOneThread) {
     ASSERT_EQ(tids.size(), spinners + 1u);
     const long target = tids.back(); // a spinner, not the main thread
     ASSERT_NE(target, child.pid());
-    Subprocess tool(argv_of({"-t", std::to_string(target), std::to_string(threshold_us)}));
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    Traced traced = collect(tool, child);
-    ASSERT_FALSE(traced.records.empty()) << traced.err;
-    for (const auto& r : traced.records) {
+    ToolRun run = run_around(
+        {"runqslower", "--json", "-t", std::to_string(target), std::to_string(threshold_us)},
+        [&] { EXPECT_TRUE(child.wait_done()); });
+    const std::vector<json> records = event_records(run);
+    ASSERT_FALSE(records.empty()) << run.err;
+    for (const auto& r : records) {
         EXPECT_EQ(r["tid"], target) << r.dump();
         EXPECT_EQ(r["pid"], child.pid()) << r.dump();
         EXPECT_GT(r["latency_us"].get<long>(), threshold_us);
@@ -150,27 +118,22 @@ TEST(Runqslower, TextOutputHasLibbpfToolsColumns) {
 }
 
 TEST(Runqslower, BadInputIsOneLineAndNothingLoads) {
-    expect_bad_input("runqslower",
-                     {
-                         {{"-p", "999999"}, 1, "runqslower: no process with PID 999999\n"},
-                         {{"-t", "999999"}, 1, "runqslower: no thread with TID 999999\n"},
-                         {{"0"}, 2, "runqslower: min_us: "},
-                         {{"abc"}, 2, "runqslower: min_us: "},
-                         {{"10", "20"}, 2, "runqslower: "},
-                     });
+    EXPECT_EQ(expect_refused({"runqslower", "-p", "999999"}, 1),
+              "runqslower: no process with PID 999999\n");
+    EXPECT_EQ(expect_refused({"runqslower", "-t", "999999"}, 1),
+              "runqslower: no thread with TID 999999\n");
+    EXPECT_THAT(expect_refused({"runqslower", "0"}, 2), StartsWith("runqslower: min_us: "));
+    EXPECT_THAT(expect_refused({"runqslower", "abc"}, 2), StartsWith("runqslower: min_us: "));
+    expect_refused({"runqslower", "10", "20"}, 2);
 }
 
 // Whichever way it ends, none of its programs, maps or links remain.
 TEST(Runqslower, NothingOfTheToolRemains) {
     for (int signo : {SIGINT, SIGTERM, SIGHUP}) {
-        Subprocess tool({coretrace_binary(), "runqslower", "--json", "-P"});
-        ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-        BpfObjects held = held_by(tool.pid());
+        SCOPED_TRACE("signal " + std::to_string(signo));
+        BpfObjects held = expect_cleanup({"runqslower", "--json", "-P"}, signo, 3);
         EXPECT_EQ(held.progs.size(), 3u); // one hook per event
         EXPECT_EQ(held.links.size(), 3u);
         EXPECT_GE(held.maps.size(), 2u); // start, the ring buffer, ...
-        tool.signal(signo);
-        EXPECT_EQ(tool.wait(10s), 0) << tool.err();
-        EXPECT_TRUE(still_loaded(held, 3s).empty()) << "signal " << signo;
     }
 }

@@ -1,6 +1,8 @@
 // sigsnoop on the real kernel: the test sends known signals to its children; sigsnoop must
 // report each with its signal, sender, target, the target's name and the delivery result.
-#include "proc_snoop.hpp"
+#include "tool_run.hpp"
+
+#include <gtest/gtest.h>
 
 #include <csignal>
 #include <cstdio>
@@ -26,11 +28,12 @@ void ignore_usr_signals() {
 TEST(Sigsnoop, ReportsASignalToAChild) {
     Child child([] {}); // never started: it waits on its pipe, and SIGUSR1 ends it
     const pid_t self = ::getpid();
-    Traced traced = trace_json("sigsnoop", {"-p", std::to_string(self)}, [&] {
+    ToolRun traced = run_around({"sigsnoop", "--json", "-v", "-p", std::to_string(self)}, [&] {
         ASSERT_EQ(::kill(child.pid(), SIGUSR1), 0);
         EXPECT_EQ(child.reap(), 128 + SIGUSR1);
     });
-    auto found = records_with(traced, "tpid", child.pid());
+    const std::vector<json> records = event_records(traced);
+    auto found = records_with(records, "tpid", child.pid());
     ASSERT_EQ(found.size(), 1u) << traced.err;
     const json& r = found[0];
     EXPECT_EQ(r["sig"], SIGUSR1);
@@ -44,7 +47,7 @@ TEST(Sigsnoop, ReportsASignalToAChild) {
     EXPECT_EQ(r["result"], "delivered");
     EXPECT_EQ(r["source"], "signal_generate");
     // -p is the sender: every record is from this process.
-    for (const auto& record : traced.records)
+    for (const auto& record : records)
         EXPECT_EQ(record["pid"], self) << record;
 }
 
@@ -55,11 +58,13 @@ TEST(Sigsnoop, ClassicTracepointFallback) {
     child.go();
     ASSERT_TRUE(child.wait_done());
     const pid_t self = ::getpid();
-    Traced traced = trace_json(
-        "sigsnoop", {"-p", std::to_string(self)},
-        [&] { ASSERT_EQ(::syscall(SYS_tgkill, child.pid(), child.pid(), SIGUSR2), 0); }, "raw_tp");
+    ToolRun traced =
+        run_around({"sigsnoop", "--json", "-v", "-p", std::to_string(self)},
+                   [&] { ASSERT_EQ(::syscall(SYS_tgkill, child.pid(), child.pid(), SIGUSR2), 0); },
+                   {.disable = "raw_tp"});
+    const std::vector<json> records = event_records(traced);
     EXPECT_NE(traced.err.find("using tp/signal/signal_generate"), std::string::npos) << traced.err;
-    auto found = records_with(traced, "tpid", child.pid());
+    auto found = records_with(records, "tpid", child.pid());
     ASSERT_EQ(found.size(), 1u) << traced.err;
     EXPECT_EQ(found[0]["sig"], SIGUSR2);
     EXPECT_EQ(found[0]["pid"], self);
@@ -81,18 +86,20 @@ TEST(Sigsnoop, SignalFilter) {
         }
     };
     const std::string self = std::to_string(::getpid());
-    Traced usr2 = trace_json("sigsnoop", {"-p", self, "-s", "SIGUSR2"}, send_both);
-    auto found = records_with(usr2, "tpid", child.pid());
+    ToolRun usr2 = run_around({"sigsnoop", "--json", "-v", "-p", self, "-s", "SIGUSR2"}, send_both);
+    const std::vector<json> usr2_records = event_records(usr2);
+    auto found = records_with(usr2_records, "tpid", child.pid());
     ASSERT_EQ(found.size(), 2u) << usr2.err;
     for (const auto& r : found) {
         EXPECT_EQ(r["sig"], SIGUSR2);
         EXPECT_EQ(r["result"], "ignored");
     }
-    for (const auto& r : usr2.records)
+    for (const auto& r : usr2_records)
         EXPECT_EQ(r["sig"], SIGUSR2) << r;
 
-    Traced both = trace_json("sigsnoop", {"-p", self, "-s", "10,USR2"}, send_both);
-    EXPECT_EQ(records_with(both, "tpid", child.pid()).size(), 4u) << both.err;
+    ToolRun both = run_around({"sigsnoop", "--json", "-v", "-p", self, "-s", "10,USR2"}, send_both);
+    const std::vector<json> both_records = event_records(both);
+    EXPECT_EQ(records_with(both_records, "tpid", child.pid()).size(), 4u) << both.err;
 }
 
 // libbpf-tools' columns; -n prints the signal's name.
@@ -100,25 +107,22 @@ TEST(Sigsnoop, TextColumns) {
     Child child(ignore_usr_signals);
     child.go();
     ASSERT_TRUE(child.wait_done());
-    Subprocess tool({coretrace_binary(), "sigsnoop", "-n", "-p", std::to_string(::getpid())});
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    ASSERT_EQ(::kill(child.pid(), SIGUSR1), 0);
-    tool.signal(SIGINT);
-    ASSERT_EQ(tool.wait(20s), 0) << tool.err();
-    EXPECT_TRUE(
-        tool.out().starts_with("Tracing signals... Hit Ctrl-C to end.\n"
-                               "TIME     PID     COMM             SIG       TPID    RESULT\n"))
-        << tool.out();
+    ToolRun run = run_around({"sigsnoop", "-n", "-p", std::to_string(::getpid())},
+                             [&] { EXPECT_EQ(::kill(child.pid(), SIGUSR1), 0); });
+    ASSERT_EQ(run.code, 0) << run.err;
+    EXPECT_TRUE(run.out.starts_with("Tracing signals... Hit Ctrl-C to end.\n"
+                                    "TIME     PID     COMM             SIG       TPID    RESULT\n"))
+        << run.out;
     char tail[96];
     std::snprintf(tail, sizeof(tail), " %-7d %-16s %-9s %-7d %-6d", ::getpid(), "kernel_tests",
                   "SIGUSR1", child.pid(), 0);
-    std::istringstream out(tool.out());
+    std::istringstream out(run.out);
     std::string line;
     int lines = 0;
     while (std::getline(out, line))
         if (line.size() == 8 + std::strlen(tail) && line.substr(8) == tail)
             lines++;
-    EXPECT_EQ(lines, 1) << tool.out();
+    EXPECT_EQ(lines, 1) << run.out;
 }
 
 TEST(Sigsnoop, BadInput) {

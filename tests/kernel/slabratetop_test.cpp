@@ -1,6 +1,9 @@
 // slabratetop on the real kernel: a child opens and closes a file 2000 times, and every open
 // allocates a struct file from the "filp" cache; slabratetop -p CHILD must count them.
-#include "secmem_tool_run.hpp"
+#include "tool_run.hpp"
+
+#include <csignal>
+#include <gtest/gtest.h>
 
 #include <fcntl.h>
 #include <fstream>
@@ -9,7 +12,6 @@
 #include <unistd.h>
 
 using namespace coretrace::test;
-using namespace coretrace::test::secmem;
 using nlohmann::json;
 
 namespace {
@@ -59,10 +61,8 @@ CacheTotal total_of(const std::vector<json>& intervals, const std::string& cache
 
 TEST(Slabratetop, CountsTheFilpAllocationsOfAChild) {
     Child child([] { open_close(opens); }, /*exit_after=*/true);
-    JsonRun run = run_json("slabratetop", {"-C", "-p", std::to_string(child.pid()), "1"}, [&] {
-        child.go();
-        ASSERT_EQ(child.reap(), 0);
-    });
+    ToolRun run = run_around(
+        {"slabratetop", "--json", "-C", "-p", std::to_string(child.pid()), "1"}, let_run({&child}));
     ASSERT_FALSE(run.lines.empty()) << run.err;
     for (const auto& interval : run.lines) {
         EXPECT_EQ(interval["dropped"], 0);
@@ -83,13 +83,9 @@ TEST(Slabratetop, CountsTheFilpAllocationsOfAChild) {
 // The classic tracepoint counts the same allocations, from the record's name and bytes_alloc.
 TEST(Slabratetop, ClassicTracepointFallback) {
     Child child([] { open_close(opens); }, /*exit_after=*/true);
-    JsonRun run = run_json(
-        "slabratetop", {"-C", "-p", std::to_string(child.pid()), "1"},
-        [&] {
-            child.go();
-            ASSERT_EQ(child.reap(), 0);
-        },
-        "raw_tp");
+    ToolRun run =
+        run_around({"slabratetop", "--json", "-v", "-C", "-p", std::to_string(child.pid()), "1"},
+                   let_run({&child}), {.disable = "raw_tp"});
     EXPECT_NE(run.err.find("using tp/kmem/kmem_cache_alloc"), std::string::npos) << run.err;
     CacheTotal filp = total_of(run.lines, "filp");
     EXPECT_GE(filp.allocs, static_cast<std::uint64_t>(opens)) << run.out;
@@ -103,12 +99,9 @@ TEST(Slabratetop, ClassicTracepointFallback) {
 // -r limits the rows, -s sorts them; both apply to each interval.
 TEST(Slabratetop, RowsAndSort) {
     Child by_count_child([] { open_close(opens); }, /*exit_after=*/true);
-    JsonRun by_count =
-        run_json("slabratetop",
-                 {"-r", "3", "-s", "count", "-p", std::to_string(by_count_child.pid()), "1"}, [&] {
-                     by_count_child.go();
-                     ASSERT_EQ(by_count_child.reap(), 0);
-                 });
+    ToolRun by_count = run_around({"slabratetop", "--json", "-r", "3", "-s", "count", "-p",
+                                   std::to_string(by_count_child.pid()), "1"},
+                                  let_run({&by_count_child}));
     bool saw_filp_first = false;
     for (const auto& interval : by_count.lines) {
         const auto& caches = interval["caches"];
@@ -121,7 +114,8 @@ TEST(Slabratetop, RowsAndSort) {
     }
     EXPECT_TRUE(saw_filp_first) << by_count.out;
 
-    JsonRun by_name = run_json("slabratetop", {"-r", "50", "-s", "name", "1", "1"}, [] {});
+    ToolRun by_name = run_around({"slabratetop", "--json", "-r", "50", "-s", "name", "1", "1"},
+                                 [] {}, {.ends_itself = true});
     ASSERT_EQ(by_name.lines.size(), 1u) << by_name.out; // count 1: one interval, then it ends
     const auto& caches = by_name.lines[0]["caches"];
     EXPECT_FALSE(caches.empty()); // system-wide, something allocates in a second
@@ -134,20 +128,15 @@ TEST(Slabratetop, RowsAndSort) {
 // Text output: the loadavg line, libbpf-tools' header, a filp row.
 TEST(Slabratetop, TextOutput) {
     Child child([] { open_close(opens); }, /*exit_after=*/true);
-    Subprocess tool(
-        {coretrace_binary(), "slabratetop", "-C", "-p", std::to_string(child.pid()), "1"});
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    child.go();
-    ASSERT_EQ(child.reap(), 0);
-    tool.signal(SIGINT);
-    ASSERT_EQ(tool.wait(20s), 0) << tool.err();
-    EXPECT_EQ(tool.out().find("\033["), std::string::npos); // -C: no clearing
-    EXPECT_NE(tool.out().find(" loadavg: "), std::string::npos) << tool.out();
-    EXPECT_NE(tool.out().find("CACHE                            ALLOCS      BYTES\n"),
+    ToolRun run = run_around({"slabratetop", "-C", "-p", std::to_string(child.pid()), "1"},
+                             let_run({&child}));
+    ASSERT_EQ(run.code, 0) << run.err;
+    EXPECT_EQ(run.out.find("\033["), std::string::npos); // -C: no clearing
+    EXPECT_NE(run.out.find(" loadavg: "), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("CACHE                            ALLOCS      BYTES\n"),
               std::string::npos)
-        << tool.out();
-    EXPECT_NE(tool.out().find("\nfilp                             "), std::string::npos)
-        << tool.out();
+        << run.out;
+    EXPECT_NE(run.out.find("\nfilp                             "), std::string::npos) << run.out;
 }
 
 TEST(Slabratetop, BadInput) {

@@ -1,14 +1,15 @@
 // softirqs on the real kernel: the counts softirqs reports per vector are checked against the
 // kernel's own counts in /proc/softirqs over the same window, while a child makes NET_RX
 // softirqs with loopback TCP traffic (TIMER, RCU, SCHED ... come by themselves).
-#include "bpf_objects.hpp"
 #include "irq_procfs.hpp"
-#include "json_lines.hpp"
-#include "subprocess.hpp"
+#include "tool_run.hpp"
+
+#include "coretrace/perf_event.hpp"
 
 #include <arpa/inet.h>
 #include <csignal>
 #include <cstdlib>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -16,8 +17,11 @@
 
 using namespace coretrace::test;
 using nlohmann::json;
+using testing::StartsWith;
 
 namespace {
+
+const std::uint64_t cpus = coretrace::perf::online_cpus().size();
 
 // Sends `rounds` 1 KiB messages over a TCP connection on 127.0.0.1 to itself and reads each
 // back: every send is received through the NET_RX softirq.
@@ -70,28 +74,21 @@ std::map<std::string, std::uint64_t> minus(std::map<std::string, std::uint64_t> 
 // counts to one CPU's column.
 Window trace_traffic(std::vector<std::string> args, const std::string& disable = "", int cpu = -1) {
     Child child([] { loopback_traffic(300); }, /*exit_after=*/true);
-    args.insert(args.begin(), {coretrace_binary(), "softirqs", "--json", "-v"});
+    args.insert(args.begin(), {"softirqs", "--json", "-v"});
     Window window;
     const auto outer_begin = softirqs_by_name(cpu);
-    {
-        Subprocess tool(args, [&] {
-            if (!disable.empty())
-                ::setenv("CORETRACE_DISABLE", disable.c_str(), 1);
-        });
-        EXPECT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-        const auto inner_begin = softirqs_by_name(cpu);
-        child.go();
-        EXPECT_EQ(child.reap(), 0);
-        window.inner = minus(softirqs_by_name(cpu), inner_begin);
-        tool.signal(SIGINT);
-        EXPECT_EQ(tool.wait(20s), 0) << tool.err();
-        window.err = tool.err();
-        auto lines = json_lines(tool.out());
-        EXPECT_EQ(lines.size(), 1u) << tool.out();
-        if (!lines.empty())
-            window.report = lines.back();
-    }
+    ToolRun run = run_around(args,
+                             [&] {
+                                 const auto inner_begin = softirqs_by_name(cpu);
+                                 let_run({&child})();
+                                 window.inner = minus(softirqs_by_name(cpu), inner_begin);
+                             },
+                             {.disable = disable});
     window.outer = minus(softirqs_by_name(cpu), outer_begin);
+    window.err = run.err;
+    EXPECT_EQ(run.lines.size(), 1u) << run.out;
+    if (!run.lines.empty())
+        window.report = run.lines.back();
     return window;
 }
 
@@ -111,7 +108,7 @@ void expect_in_window(const Window& window) {
         seen[upper(vector["name"])] = vector["count"];
     const std::uint64_t missed = window.report["missed"];
     for (const auto& [name, inner] : window.inner) {
-        EXPECT_GE(seen[name] + missed + online_cpus(), inner) << name << ": " << window.report;
+        EXPECT_GE(seen[name] + missed + cpus, inner) << name << ": " << window.report;
         EXPECT_LE(seen[name], window.outer.at(name)) << name << ": " << window.report;
     }
     for (const auto& [name, count] : seen)
@@ -149,7 +146,7 @@ INSTANTIATE_TEST_SUITE_P(Hooks, SoftirqsHooks, testing::Values("", "raw_tp", "ra
 
 // -c CPU: only that CPU's runs, against that CPU's column of /proc/softirqs.
 TEST(Softirqs, CpuFilterMatchesThatCpusColumn) {
-    if (online_cpus() < 2)
+    if (cpus < 2)
         GTEST_SKIP() << "needs two CPUs to tell one from the other";
     Window window = trace_traffic({"-c", "1"}, "", 1);
     std::map<std::string, std::uint64_t> seen;
@@ -182,60 +179,42 @@ TEST(Softirqs, TimeAndDistribution) {
             timed += bucket["count"].get<std::uint64_t>();
         // Runs are counted at entry and timed at exit: they differ by the runs in flight when
         // the tool attached or read, at most one per CPU.
-        EXPECT_LE(timed, vector["count"].get<std::uint64_t>() + online_cpus()) << vector;
-        EXPECT_GE(timed + online_cpus(), vector["count"].get<std::uint64_t>()) << vector;
+        EXPECT_LE(timed, vector["count"].get<std::uint64_t>() + cpus) << vector;
+        EXPECT_GE(timed + cpus, vector["count"].get<std::uint64_t>()) << vector;
         net_rx = net_rx || (vector["name"] == "net_rx" && timed >= 100);
     }
     EXPECT_TRUE(net_rx) << dist.report;
 }
 
 TEST(Softirqs, TextColumns) {
-    Subprocess tool({coretrace_binary(), "softirqs", "-C", "1", "1"});
-    ASSERT_EQ(tool.wait(20s), 0) << tool.err();
-    EXPECT_TRUE(tool.out().starts_with("Tracing soft irq event time... Hit Ctrl-C to end.\n\n"
-                                       "SOFTIRQ          TOTAL_usecs  TOTAL_count\n"))
-        << tool.out();
+    ToolRun run = run_around({"softirqs", "-C", "1", "1"}, [] {}, {.ends_itself = true});
+    ASSERT_EQ(run.code, 0) << run.err;
+    EXPECT_TRUE(run.out.starts_with("Tracing soft irq event time... Hit Ctrl-C to end.\n\n"
+                                    "SOFTIRQ          TOTAL_usecs  TOTAL_count\n"))
+        << run.out;
     // A 1-second window always has timer softirqs: "timer" then two right-aligned numbers.
-    EXPECT_NE(tool.out().find("\ntimer            "), std::string::npos) << tool.out();
+    EXPECT_NE(run.out.find("\ntimer            "), std::string::npos) << run.out;
 }
 
 TEST(Softirqs, BadInputIsOneLineAndNothingLoads) {
-    auto cpu = run({coretrace_binary(), "softirqs", "-c", "4096"});
-    EXPECT_EQ(cpu.code, 1) << cpu.err;
-    EXPECT_EQ(std::count(cpu.err.begin(), cpu.err.end(), '\n'), 1) << cpu.err;
-    EXPECT_TRUE(cpu.err.starts_with("softirqs: cpu 4096 does not exist")) << cpu.err;
-    EXPECT_TRUE(cpu.out.empty()) << cpu.out;
-    auto both = run({coretrace_binary(), "softirqs", "-C", "-d"});
-    EXPECT_EQ(both.code, 2) << both.err;
-    auto count = run({coretrace_binary(), "softirqs", "1", "x"});
-    EXPECT_EQ(count.code, 2) << count.err;
+    EXPECT_THAT(expect_refused({"softirqs", "-c", "4096"}, 1),
+                StartsWith("softirqs: cpu 4096 does not exist"));
+    expect_refused({"softirqs", "-C", "-d"}, 2);
+    expect_refused({"softirqs", "1", "x"}, 2);
 }
 
-struct End {
-    std::string name;
-    std::vector<std::string> args;
-    int signo;
-};
-class SoftirqsCleanup : public testing::TestWithParam<End> {};
+namespace {
+class SoftirqsCleanup : public testing::TestWithParam<Ending> {};
+} // namespace
 
 TEST_P(SoftirqsCleanup, NothingOfTheToolRemains) {
-    const auto& [name, args, signo] = GetParam();
-    std::vector<std::string> argv = {coretrace_binary(), "softirqs"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    Subprocess tool(argv);
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    BpfObjects held = held_by(tool.pid());
-    EXPECT_GE(held.progs.size(), 2u);
+    BpfObjects held = expect_cleanup(GetParam().args, GetParam().signo, GetParam().programs);
     EXPECT_GE(held.maps.size(), 2u);
-    EXPECT_GE(held.links.size(), 2u);
-    if (signo)
-        tool.signal(signo);
-    EXPECT_EQ(tool.wait(20s), 0) << tool.err();
-    EXPECT_TRUE(still_loaded(held, std::chrono::seconds(3)).empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Softirqs, SoftirqsCleanup,
-                         testing::Values(End{"Sigint", {"-C"}, SIGINT},
-                                         End{"Sighup", {"-d", "--json"}, SIGHUP},
-                                         End{"CountReached", {"-N", "1", "1"}, 0}),
+                         testing::Values(Ending{"Sigint", {"softirqs", "-C"}, SIGINT, 2},
+                                         Ending{"Sighup", {"softirqs", "-d", "--json"}, SIGHUP, 2},
+                                         Ending{
+                                             "CountReached", {"softirqs", "-N", "1", "1"}, 0, 2}),
                          [](const auto& info) { return info.param.name; });

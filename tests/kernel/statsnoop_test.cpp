@@ -1,6 +1,10 @@
 // statsnoop on the real kernel: a child stats paths the test chose, with each call of the
 // family, a known number of times and with known results; statsnoop must report exactly those.
-#include "sysc_tools.hpp"
+#include "scratch_dir.hpp"
+#include "tool_run.hpp"
+
+#include <csignal>
+#include <gtest/gtest.h>
 
 #include <fcntl.h>
 #include <fstream>
@@ -28,8 +32,8 @@ void stat_calls(const std::string& present, const std::string& missing) {
 }
 
 std::string make_file(const ScratchDir& dir, const std::string& name) {
-    std::ofstream(dir.path(name)) << "x";
-    return dir.path(name);
+    std::ofstream(dir / name) << "x";
+    return dir / name;
 }
 
 } // namespace
@@ -38,10 +42,10 @@ std::string make_file(const ScratchDir& dir, const std::string& name) {
 // directory fd and flags.
 TEST(Statsnoop, ReportsEachCallWithPathAndResult) {
     ScratchDir dir("statsnoop");
-    const std::string present = make_file(dir, "present"), missing = dir.path("missing");
+    const std::string present = make_file(dir, "present"), missing = dir / "missing";
     Child child([&] { stat_calls(present, missing); });
-    auto records =
-        event_records(run_json_around("statsnoop", {"-p", std::to_string(child.pid())}, child));
+    auto records = event_records(
+        run_around({"statsnoop", "--json", "-p", std::to_string(child.pid())}, let_run({&child})));
     ASSERT_EQ(records.size(), 5u);
     const struct {
         const char* syscall;
@@ -73,13 +77,13 @@ TEST(Statsnoop, ReportsEachCallWithPathAndResult) {
 // -x: the two failed calls and nothing else.
 TEST(Statsnoop, FailedOnly) {
     ScratchDir dir("statsnoop");
-    const std::string present = make_file(dir, "present"), missing = dir.path("missing");
+    const std::string present = make_file(dir, "present"), missing = dir / "missing";
     Child child([&] {
         for (int i = 0; i < 3; i++)
             stat_calls(present, missing);
     });
-    auto records = event_records(
-        run_json_around("statsnoop", {"-x", "-p", std::to_string(child.pid())}, child));
+    auto records = event_records(run_around(
+        {"statsnoop", "--json", "-x", "-p", std::to_string(child.pid())}, let_run({&child})));
     ASSERT_EQ(records.size(), 6u);
     for (const auto& r : records) {
         EXPECT_EQ(r["path"], missing);
@@ -97,8 +101,8 @@ TEST(Statsnoop, ThreadFilter) {
         worker.join();
         ::syscall(SYS_stat, mine.c_str(), &st);
     });
-    auto records =
-        event_records(run_json_around("statsnoop", {"--tid", std::to_string(child.pid())}, child));
+    auto records = event_records(run_around(
+        {"statsnoop", "--json", "--tid", std::to_string(child.pid())}, let_run({&child})));
     ASSERT_EQ(records.size(), 1u);
     EXPECT_EQ(records[0]["tid"], child.pid());
     EXPECT_EQ(records[0]["path"], mine);
@@ -110,7 +114,8 @@ TEST(Statsnoop, ThreadFilter) {
         worker.join();
         ::syscall(SYS_stat, mine.c_str(), &st);
     });
-    records = event_records(run_json_around("statsnoop", {"-p", std::to_string(both.pid())}, both));
+    records = event_records(
+        run_around({"statsnoop", "--json", "-p", std::to_string(both.pid())}, let_run({&both})));
     ASSERT_EQ(records.size(), 2u);
     EXPECT_EQ(records[0]["path"], other);
     EXPECT_NE(records[0]["tid"], both.pid());
@@ -120,13 +125,13 @@ TEST(Statsnoop, ThreadFilter) {
 // A path longer than the 255 bytes kept is cut cleanly and flagged.
 TEST(Statsnoop, LongPathIsTruncatedCleanly) {
     ScratchDir dir("statsnoop");
-    const std::string path = dir.path(std::string(250, 'x')) + "/" + std::string(100, 'y');
+    const std::string path = (dir / std::string(250, 'x')) + "/" + std::string(100, 'y');
     Child child([&] {
         struct stat st;
         ::syscall(SYS_stat, path.c_str(), &st);
     });
-    auto records =
-        event_records(run_json_around("statsnoop", {"-p", std::to_string(child.pid())}, child));
+    auto records = event_records(
+        run_around({"statsnoop", "--json", "-p", std::to_string(child.pid())}, let_run({&child})));
     ASSERT_EQ(records.size(), 1u);
     EXPECT_EQ(records[0]["path"], path.substr(0, 255));
     EXPECT_EQ(records[0]["path_truncated"], true);
@@ -136,12 +141,13 @@ TEST(Statsnoop, LongPathIsTruncatedCleanly) {
 // libbpf-tools' columns: "%-7d %-20s %-4d %-4d %s", and with -t a TIME(s) column.
 TEST(Statsnoop, TextColumns) {
     ScratchDir dir("statsnoop");
-    const std::string missing = dir.path("missing");
+    const std::string missing = dir / "missing";
     Child child([&] {
         struct stat st;
         ::syscall(SYS_stat, missing.c_str(), &st);
     });
-    JsonRun run = run_around({"statsnoop", "-t", "-p", std::to_string(child.pid())}, child);
+    ToolRun run =
+        run_around({"statsnoop", "-t", "-p", std::to_string(child.pid())}, let_run({&child}));
     EXPECT_NE(run.out.find("TIME(s)        PID     COMM                 RET  ERR  PATH\n"),
               std::string::npos)
         << run.out;
@@ -152,13 +158,13 @@ TEST(Statsnoop, TextColumns) {
 }
 
 TEST(Statsnoop, BadInput) {
-    expect_bad_pid_refused("statsnoop");
+    expect_refused({"statsnoop", "-p", "999999999"}, 1);
 }
 
 TEST(Statsnoop, NothingRemainsAfterSigterm) {
-    expect_nothing_remains({"statsnoop", "-x", "-p", "1"}, SIGTERM, 10);
+    expect_cleanup({"statsnoop", "-x", "-p", "1"}, SIGTERM, 10);
 }
 
 TEST(Statsnoop, NothingRemainsAfterDuration) {
-    expect_nothing_remains({"statsnoop", "--json", "-d", "1"}, 0, 10);
+    expect_cleanup({"statsnoop", "--json", "-d", "1"}, 0, 10);
 }

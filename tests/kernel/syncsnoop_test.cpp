@@ -1,7 +1,11 @@
 // syncsnoop on the real kernel: a child calls fsync(2), fdatasync(2), syncfs(2), msync(2),
 // sync_file_range(2) and sync(2) a known number of times on a file of the test's; syncsnoop must
 // report exactly those calls with their arguments.
-#include "sysc_tools.hpp"
+#include "scratch_dir.hpp"
+#include "tool_run.hpp"
+
+#include <csignal>
+#include <gtest/gtest.h>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -24,7 +28,7 @@ std::size_t count_of(const std::vector<json>& records, const std::string& syscal
 
 TEST(Syncsnoop, ReportsEachSyncCall) {
     ScratchDir dir("syncsnoop");
-    const std::string path = dir.path("file");
+    const std::string path = dir / "file";
     const int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
     ASSERT_GE(fd, 0);
     ASSERT_EQ(::ftruncate(fd, 4096), 0);
@@ -41,8 +45,8 @@ TEST(Syncsnoop, ReportsEachSyncCall) {
         for (int i = 0; i < syncs; i++)
             ::syscall(SYS_sync);
     });
-    auto records =
-        event_records(run_json_around("syncsnoop", {"-p", std::to_string(child.pid())}, child));
+    auto records = event_records(
+        run_around({"syncsnoop", "--json", "-p", std::to_string(child.pid())}, let_run({&child})));
     ::munmap(map, 4096);
     ::close(fd);
 
@@ -79,7 +83,7 @@ TEST(Syncsnoop, ReportsEachSyncCall) {
 // bcc's layout with PID and COMM added: "%-18.9f %-7d %-16s CALL".
 TEST(Syncsnoop, TextColumns) {
     Child child([] { ::syscall(SYS_sync); });
-    JsonRun run = run_around({"syncsnoop", "-p", std::to_string(child.pid())}, child);
+    ToolRun run = run_around({"syncsnoop", "-p", std::to_string(child.pid())}, let_run({&child}));
     const std::string& out = run.out;
     EXPECT_NE(out.find("TIME(s)            PID     COMM             CALL\n"), std::string::npos)
         << out;
@@ -92,13 +96,13 @@ TEST(Syncsnoop, TextColumns) {
 }
 
 TEST(Syncsnoop, BadInput) {
-    expect_bad_pid_refused("syncsnoop");
+    expect_refused({"syncsnoop", "-p", "999999999"}, 1);
 }
 
 TEST(Syncsnoop, NothingRemainsAfterSigint) {
-    expect_nothing_remains({"syncsnoop", "-p", "1"}, SIGINT, 6);
+    expect_cleanup({"syncsnoop", "-p", "1"}, SIGINT, 6);
 }
 
 TEST(Syncsnoop, NothingRemainsAfterDuration) {
-    expect_nothing_remains({"syncsnoop", "--json", "-d", "1"}, 0, 6);
+    expect_cleanup({"syncsnoop", "--json", "-d", "1"}, 0, 6);
 }

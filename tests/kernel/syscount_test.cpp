@@ -1,10 +1,13 @@
 // syscount on the real kernel: a child makes an exact number of distinctive system calls
 // (getppid(2), failed openat(2) of a missing path) once syscount is attached; syscount, filtering
 // in the kernel, must count exactly those.
-#include "sysc_tools.hpp"
+#include "scratch_dir.hpp"
+#include "tool_run.hpp"
+
+#include <csignal>
+#include <gtest/gtest.h>
 
 #include <asm/unistd.h>
-#include <cstdlib>
 #include <fcntl.h>
 #include <map>
 #include <sstream>
@@ -30,7 +33,7 @@ std::function<void()> workload(const std::string& missing) {
 }
 
 // The one JSON report syscount prints at SIGINT (no interval), as {key: entry}.
-std::map<std::string, json> report_by_syscall(const JsonRun& run) {
+std::map<std::string, json> report_by_syscall(const ToolRun& run) {
     std::map<std::string, json> out;
     EXPECT_EQ(run.lines.size(), 1u) << run.err;
     if (run.lines.empty())
@@ -48,8 +51,9 @@ std::map<std::string, json> report_by_syscall(const JsonRun& run) {
 // Exactly the child's 1000 getppid and 7 openat, under the right names and numbers.
 TEST(Syscount, CountsExactlyTheCallsOfAChild) {
     ScratchDir dir("syscount");
-    Child child(workload(dir.path("missing")));
-    JsonRun run = run_json_around("syscount", {"-p", std::to_string(child.pid())}, child);
+    Child child(workload(dir / "missing"));
+    ToolRun run =
+        run_around({"syscount", "--json", "-p", std::to_string(child.pid())}, let_run({&child}));
     auto entries = report_by_syscall(run);
     ASSERT_TRUE(entries.count("getppid")) << run.lines.back().dump();
     EXPECT_EQ(entries["getppid"]["count"], getppids);
@@ -65,9 +69,9 @@ TEST(Syscount, CountsExactlyTheCallsOfAChild) {
 // On the classic tracepoints (raw tracepoints disabled), the same exact count.
 TEST(Syscount, TracepointFallbackCountsTheSame) {
     ScratchDir dir("syscount");
-    Child child(workload(dir.path("missing")));
-    JsonRun run = run_json_around("syscount", {"-v", "-p", std::to_string(child.pid())}, child,
-                                  [] { ::setenv("CORETRACE_DISABLE", "raw_tp", 1); });
+    Child child(workload(dir / "missing"));
+    ToolRun run = run_around({"syscount", "--json", "-v", "-p", std::to_string(child.pid())},
+                             let_run({&child}), {.disable = "raw_tp"});
     EXPECT_NE(run.err.find("syscall exit: using tp/raw_syscalls/sys_exit"), std::string::npos)
         << run.err;
     auto entries = report_by_syscall(run);
@@ -82,10 +86,11 @@ TEST(Syscount, FailuresAndErrnoFilter) {
     for (const std::vector<std::string>& filter :
          {std::vector<std::string>{"-x"}, std::vector<std::string>{"-e", "ENOENT"},
           std::vector<std::string>{"-e", "2"}}) {
-        Child child(workload(dir.path("missing")));
-        std::vector<std::string> args = filter;
+        Child child(workload(dir / "missing"));
+        std::vector<std::string> args = {"syscount", "--json"};
+        args.insert(args.end(), filter.begin(), filter.end());
         args.insert(args.end(), {"-p", std::to_string(child.pid())});
-        JsonRun run = run_json_around("syscount", args, child);
+        ToolRun run = run_around(args, let_run({&child}));
         auto entries = report_by_syscall(run);
         EXPECT_FALSE(entries.count("getppid")) << filter[0];
         ASSERT_TRUE(entries.count("openat")) << filter[0];
@@ -95,17 +100,19 @@ TEST(Syscount, FailuresAndErrnoFilter) {
         }
     }
     // An errno that none of the child's calls fails with: nothing at all.
-    Child child(workload(dir.path("missing")));
-    JsonRun run =
-        run_json_around("syscount", {"-e", "EACCES", "-p", std::to_string(child.pid())}, child);
+    Child child(workload(dir / "missing"));
+    ToolRun run =
+        run_around({"syscount", "--json", "-e", "EACCES", "-p", std::to_string(child.pid())},
+                   let_run({&child}));
     EXPECT_TRUE(report_by_syscall(run).empty());
 }
 
 // -P: one entry per process, the child's, with its command name and every call it made.
 TEST(Syscount, PerProcess) {
     ScratchDir dir("syscount");
-    Child child(workload(dir.path("missing")));
-    JsonRun run = run_json_around("syscount", {"-P", "-p", std::to_string(child.pid())}, child);
+    Child child(workload(dir / "missing"));
+    ToolRun run = run_around({"syscount", "--json", "-P", "-p", std::to_string(child.pid())},
+                             let_run({&child}));
     ASSERT_EQ(run.lines.size(), 1u) << run.err;
     const json& report = run.lines[0];
     EXPECT_EQ(report["by"], "process");
@@ -122,8 +129,9 @@ TEST(Syscount, PerProcess) {
 // -L: the time the calls took, summed, non-zero, and sorted by it.
 TEST(Syscount, Latency) {
     ScratchDir dir("syscount");
-    Child child(workload(dir.path("missing")));
-    JsonRun run = run_json_around("syscount", {"-L", "-p", std::to_string(child.pid())}, child);
+    Child child(workload(dir / "missing"));
+    ToolRun run = run_around({"syscount", "--json", "-L", "-p", std::to_string(child.pid())},
+                             let_run({&child}));
     auto entries = report_by_syscall(run);
     ASSERT_TRUE(entries.count("getppid"));
     EXPECT_EQ(entries["getppid"]["count"], getppids);
@@ -138,9 +146,9 @@ TEST(Syscount, Latency) {
 // libbpf-tools' text: the [HH:MM:SS] line, the header, and "%-22s %8llu" rows.
 TEST(Syscount, TextOutput) {
     ScratchDir dir("syscount");
-    Child child(workload(dir.path("missing")));
-    JsonRun run =
-        run_around({"syscount", "-L", "-m", "-T", "2", "-p", std::to_string(child.pid())}, child);
+    Child child(workload(dir / "missing"));
+    ToolRun run = run_around({"syscount", "-L", "-m", "-T", "2", "-p", std::to_string(child.pid())},
+                             let_run({&child}));
     EXPECT_EQ(run.out.rfind("Tracing syscalls, printing top 2... Hit Ctrl-C to end.\n", 0), 0u)
         << run.out;
     const std::string& out = run.out;
@@ -170,12 +178,11 @@ TEST(Syscount, TextOutput) {
 
 // -i INTERVAL -d DURATION: a report per interval, and syscount ends by itself.
 TEST(Syscount, IntervalAndDuration) {
-    Subprocess tool({coretrace_binary(), "syscount", "--json", "-i", "1", "-d", "2"});
-    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
-    ASSERT_EQ(tool.wait(20s), 0) << tool.err();
-    auto lines = json_lines(tool.out());
-    EXPECT_EQ(lines.size(), 2u) << tool.out();
-    for (const auto& report : lines)
+    ToolRun run =
+        run_around({"syscount", "--json", "-i", "1", "-d", "2"}, [] {}, {.ends_itself = true});
+    ASSERT_EQ(run.code, 0) << run.err;
+    EXPECT_EQ(run.lines.size(), 2u) << run.out;
+    for (const auto& report : run.lines)
         EXPECT_FALSE(report["entries"].empty()); // the whole system makes calls every second
 }
 
@@ -191,16 +198,16 @@ TEST(Syscount, ListsSyscalls) {
 }
 
 TEST(Syscount, BadInput) {
-    expect_bad_pid_refused("syscount");
+    expect_refused({"syscount", "-p", "999999999"}, 1);
     auto done = run({coretrace_binary(), "syscount", "-e", "ENOSUCH"});
     EXPECT_EQ(done.code, 2);
     EXPECT_EQ(std::count(done.err.begin(), done.err.end(), '\n'), 1) << done.err;
 }
 
 TEST(Syscount, NothingRemainsAfterSigint) {
-    expect_nothing_remains({"syscount", "-L", "-p", "1"}, SIGINT, 2);
+    expect_cleanup({"syscount", "-L", "-p", "1"}, SIGINT, 2);
 }
 
 TEST(Syscount, NothingRemainsAfterDuration) {
-    expect_nothing_remains({"syscount", "-d", "1", "-P"}, 0);
+    expect_cleanup({"syscount", "-d", "1", "-P"}, 0);
 }

@@ -1,6 +1,10 @@
 // vfsstat on the real kernel: a child makes known numbers of reads, writes, fsyncs, opens,
 // creates, unlinks, mkdirs and rmdirs; vfsstat's per-interval counts must add up to them.
-#include "filesa_tools.hpp"
+#include "scratch_dir.hpp"
+#include "tool_run.hpp"
+
+#include <csignal>
+#include <gtest/gtest.h>
 
 #include <fcntl.h>
 #include <map>
@@ -77,8 +81,8 @@ TEST(Vfsstat, CountsExactlyTheCallsOfAChild) {
     make_existing(dir);
     Work work;
     Child child([&] { do_work(work, dir.path()); }, /*exit_after=*/true);
-    ToolRun run =
-        run_around({"vfsstat", "--json", "-p", std::to_string(child.pid()), "1"}, {&child});
+    ToolRun run = run_around({"vfsstat", "--json", "-p", std::to_string(child.pid()), "1"},
+                             let_run({&child}));
     ASSERT_FALSE(run.lines.empty()) << run.err;
     for (const auto& line : run.lines) {
         EXPECT_GT(line["time_unix_ns"].get<std::int64_t>(), 0);
@@ -98,13 +102,13 @@ TEST(Vfsstat, SystemWideAtLeastTheChildAndAQuietBaseline) {
     work.reads = 50;
     work.writes = 40;
     Child child([&] { do_work(work, dir.path()); }, /*exit_after=*/true);
-    ToolRun busy = run_around({"vfsstat", "--json", "1"}, {&child});
+    ToolRun busy = run_around({"vfsstat", "--json", "1"}, let_run({&child}));
     auto sum = totals(busy.lines);
     for (const auto& [name, expected] : work.expected())
         EXPECT_GE(sum[name], expected) << name << "\n" << busy.out;
 
     Child idle([] {}, /*exit_after=*/true);
-    ToolRun quiet = run_around({"vfsstat", "--json", "-p", std::to_string(idle.pid()), "1"}, {});
+    ToolRun quiet = run_around({"vfsstat", "--json", "-p", std::to_string(idle.pid()), "1"}, [] {});
     ASSERT_FALSE(quiet.lines.empty());
     for (const auto& [name, value] : totals(quiet.lines))
         EXPECT_EQ(value, 0u) << name;
@@ -140,7 +144,7 @@ TEST(Vfsstat, BadInput) {
 }
 
 TEST(Vfsstat, NothingRemainsAfterExit) {
-    expect_cleanup({"vfsstat", "--json", "1"}, SIGINT);
-    expect_cleanup({"vfsstat", "-p", "1"}, SIGTERM);
-    expect_cleanup({"vfsstat", "1", "1"}, 0);
+    expect_cleanup({"vfsstat", "--json", "1"}, SIGINT, 2);
+    expect_cleanup({"vfsstat", "-p", "1"}, SIGTERM, 2);
+    expect_cleanup({"vfsstat", "1", "1"}, 0, 2);
 }

@@ -10,6 +10,17 @@
 
 namespace coretrace::test {
 
+std::string describe(const BpfObjects& objects) {
+    std::string text;
+    for (auto id : objects.progs)
+        text += " prog " + std::to_string(id);
+    for (auto id : objects.maps)
+        text += " map " + std::to_string(id);
+    for (auto id : objects.links)
+        text += " link " + std::to_string(id);
+    return text;
+}
+
 BpfObjects held_by(pid_t pid) {
     BpfObjects objects;
     std::error_code ec;

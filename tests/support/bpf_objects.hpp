@@ -15,6 +15,9 @@ struct BpfObjects {
     bool empty() const { return progs.empty() && maps.empty() && links.empty(); }
 };
 
+// " prog 12 map 34 link 56 ...", for messages.
+std::string describe(const BpfObjects& objects);
+
 // What `pid` holds through its file descriptors now.
 BpfObjects held_by(pid_t pid);
 // Those of `objects` that still exist, after waiting up to `timeout` for the kernel to free them

@@ -7,14 +7,9 @@
 #include <map>
 #include <sstream>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 namespace coretrace::test {
-
-inline int online_cpus() {
-    return static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
-}
 
 // /proc/interrupts: for each numbered IRQ line, its handler names (the last column, ", "
 // between the handlers of a shared line) and its count summed over CPUs. A line shared by

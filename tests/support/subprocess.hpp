@@ -64,6 +64,7 @@ class Child {
     Child& operator=(const Child&) = delete;
 
     pid_t pid() const { return pid_; }
+    bool exits_after() const { return exit_after_; }
     void go();
     // Waits until the child finished `work`: exited (exit_after) or blocked again on its pipe.
     bool wait_done(std::chrono::milliseconds timeout = 30s);
