@@ -14,6 +14,7 @@ struct Command {
 int features_main(int argc, char** argv);
 int bpf_main(int argc, char** argv);
 int list_main(int argc, char** argv);
+int trace_pipe_main(int argc, char** argv);
 
 inline constexpr Command commands[] = {
     {"bpf", "the BPF programs, maps and links loaded here, who holds them, where they are pinned",
@@ -22,6 +23,8 @@ inline constexpr Command commands[] = {
      features_main},
     {"list", "the hooks this machine offers (tracepoints, tp_btf, uprobes, USDT), like bpftrace -l",
      list_main},
+    {"trace-pipe", "bpf_printk output (trace_pipe) with filters, taking no line from other readers",
+     trace_pipe_main},
 };
 
 } // namespace coretrace::cli

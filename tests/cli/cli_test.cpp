@@ -48,7 +48,7 @@ TEST(Cli, HelpListsEveryToolWithOneLine) {
     EXPECT_TRUE(std::regex_search(r.out, std::regex("\n  hello +count write")));
     const auto workbench = r.out.find("\nWorkbench:\n");
     ASSERT_NE(workbench, std::string::npos) << r.out;
-    for (const char* command : {"bpf", "features", "list"})
+    for (const char* command : {"bpf", "features", "list", "trace-pipe"})
         EXPECT_TRUE(std::regex_search(r.out.substr(workbench),
                                       std::regex(std::string("\n  ") + command + " +[a-z]")))
             << command;
@@ -169,7 +169,7 @@ TEST(Cli, NotRootIsAClearError) {
         if (::setgid(65534) != 0 || ::setuid(65534) != 0)
             ::_exit(99);
     };
-    for (const char* tool : {"cpudist", "hello", "features"}) {
+    for (const char* tool : {"cpudist", "hello", "features", "trace-pipe"}) {
         auto r = run({(dir / "coretrace").string(), tool}, std::chrono::seconds(20), drop);
         expect_one_line_error(r, 1, "needs root");
     }
@@ -181,13 +181,15 @@ TEST(Cli, TracefsNotMountableIsAClearError) {
     // neither mounted nor mountable there.
     if (::access("/usr/bin/unshare", X_OK) != 0)
         GTEST_SKIP() << "unshare(1) not installed";
-    auto r = run({"/usr/bin/unshare", "-m", "/bin/sh", "-c",
-                  "mount --make-rprivate / && umount -l /sys/kernel/debug 2>/dev/null; "
-                  "mount -t tmpfs -o ro none /sys/kernel && exec " +
-                      coretrace_binary() + " hello -d 1"});
-    if (r.err.rfind("unshare:", 0) == 0 || r.err.rfind("mount:", 0) == 0)
-        GTEST_SKIP() << "cannot build the test's mount namespace here (a chroot?): " << r.err;
-    expect_one_line_error(r, 1, "tracefs is not mounted");
+    for (const char* command : {"hello", "trace-pipe"}) {
+        auto r = run({"/usr/bin/unshare", "-m", "/bin/sh", "-c",
+                      "mount --make-rprivate / && umount -l /sys/kernel/debug 2>/dev/null; "
+                      "mount -t tmpfs -o ro none /sys/kernel && exec " +
+                          coretrace_binary() + " " + command + " -d 1"});
+        if (r.err.rfind("unshare:", 0) == 0 || r.err.rfind("mount:", 0) == 0)
+            GTEST_SKIP() << "cannot build the test's mount namespace here (a chroot?): " << r.err;
+        expect_one_line_error(r, 1, "tracefs is not mounted");
+    }
 }
 
 TEST(Cli, JsonHoldsTheSameCountsAsText) {

@@ -1,9 +1,9 @@
 // hello: the seed's hello done as a user wants it. Traces write(2) of one process, shows its
-// bpf_printk lines (read from trace_pipe, only this run's), and the exact count at exit.
+// bpf_printk lines (read from a trace_pipe of its own, only this run's), and the exact count at
+// exit.
 #include "hello.skel.h"
 #include "hello.h"
 
-#include "coretrace/error.hpp"
 #include "coretrace/fd.hpp"
 #include "coretrace/hooks.hpp"
 #include "coretrace/run_loop.hpp"
@@ -11,10 +11,11 @@
 #include "coretrace/system.hpp"
 #include "coretrace/task_filter.hpp"
 #include "coretrace/tool.hpp"
+#include "coretrace/trace_pipe.hpp"
 
 #include <atomic>
 #include <condition_variable>
-#include <fcntl.h>
+#include <csignal>
 #include <fmt/format.h>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -81,25 +82,18 @@ class DotWriter {
     std::thread thread_;
 };
 
-// Splits trace_pipe's byte stream into lines and keeps those tagged with this run's tag.
+// Keeps the trace entries tagged with this run's tag.
 class TraceLines {
   public:
     TraceLines(std::string tag, bool json) : tag_(std::move(tag)), json_(json) {}
 
-    // Reads and handles what is available now (the fd is non-blocking).
-    void read_available(int fd) {
-        char chunk[8192];
-        ssize_t n;
-        while ((n = ::read(fd, chunk, sizeof(chunk))) > 0) {
-            pending_.append(chunk, static_cast<std::size_t>(n));
-            std::size_t newline;
-            while ((newline = pending_.find('\n')) != std::string::npos) {
-                handle(pending_.substr(0, newline));
-                pending_.erase(0, newline + 1);
-            }
-        }
+    // Reads and handles what is available now (the pipe is non-blocking).
+    void read_available(TracePipe& pipe) {
+        pipe.read_available([this](std::string_view entry) { handle(std::string(entry)); });
     }
     std::uint64_t shown() const { return shown_; }
+    // False once stdout is gone (a closed pipe).
+    bool output_ok() const { return !std::ferror(stdout); }
 
   private:
     void handle(const std::string& line) {
@@ -123,18 +117,19 @@ class TraceLines {
 
     std::string tag_;
     bool json_;
-    std::string pending_;
     std::uint64_t shown_ = 0;
 };
 
 int run(const Options& options) {
     sys::require_bpf_privileges();
-    std::string tracefs = sys::require_tracefs();
+    sys::require_tracefs();
     TaskFilter filter;
     filter.tgid = options.pid ? options.pid : ::getpid();
     filter.validate();
 
     StopSignals stop;
+    // `hello | head` closes stdout: stop cleanly (and remove the instance), not by SIGPIPE.
+    std::signal(SIGPIPE, SIG_IGN);
     std::unique_ptr<DotWriter> dots;
     if (!options.pid) {
         dots = std::make_unique<DotWriter>();
@@ -147,14 +142,10 @@ int run(const Options& options) {
     skel->rodata->tool_pid = static_cast<__u32>(::getpid());
     skel.load();
 
-    UniqueFd pipe(::open((tracefs + "/trace_pipe").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-    if (!pipe && errno == EBUSY)
-        throw Error(fmt::format("{}/trace_pipe is being read by another process (Linux 6.5+ "
-                                "allows one reader): stop it and retry",
-                                tracefs),
-                    EBUSY);
-    if (!pipe)
-        throw_system_error("opening " + tracefs + "/trace_pipe", errno);
+    // A tracefs instance of hello's own: other readers of trace_pipe keep their lines.
+    auto pipe = TracePipe::open();
+    if (pipe.consuming())
+        std::fprintf(stderr, "hello: %s\n", pipe.fallback_note().c_str());
     // Ends the run when the traced process exits (pidfd: Linux 5.3+; without it, run on).
     UniqueFd target(options.pid ? static_cast<int>(syscall(SYS_pidfd_open, options.pid, 0)) : -1);
     skel.attach();
@@ -170,23 +161,23 @@ int run(const Options& options) {
                                                           duration<double>(options.duration_s))
                               : steady_clock::time_point::max();
     bool target_exited = false;
-    while (!stop.requested() && !target_exited && steady_clock::now() < deadline) {
-        pollfd fds[3] = {
-            {stop.fd(), POLLIN, 0}, {pipe.get(), POLLIN, 0}, {target.get(), POLLIN, 0}};
+    while (!stop.requested() && !target_exited && lines.output_ok() &&
+           steady_clock::now() < deadline) {
+        pollfd fds[3] = {{stop.fd(), POLLIN, 0}, {pipe.fd(), POLLIN, 0}, {target.get(), POLLIN, 0}};
         auto left =
             deadline == steady_clock::time_point::max()
                 ? 1000
                 : std::clamp<long long>(
                       duration_cast<milliseconds>(deadline - steady_clock::now()).count(), 0, 1000);
         ::poll(fds, target ? 3 : 2, static_cast<int>(left));
-        lines.read_available(pipe.get());
+        lines.read_available(pipe);
         target_exited = target && (fds[2].revents & POLLIN);
     }
     dots.reset();
     skel.detach();
     // Every bpf_printk happened inside a write(2) that has returned: its line is already in the
     // trace buffer, so one more read gets the rest.
-    lines.read_available(pipe.get());
+    lines.read_available(pipe);
 
     const std::uint64_t writes = skel->bss->writes_seen;
     if (options.common.json) {
