@@ -43,6 +43,10 @@ struct Program : Common {
     std::uint32_t btf_id = 0;
     std::uint64_t run_time_ns = 0, run_count = 0; // with kernel.bpf_stats_enabled
     std::uint64_t recursion_misses = 0;
+    // The kernel functions its helper calls go to (e.g. "bpf_map_lookup_elem",
+    // "bpf_send_signal"), distinct, in order of first call; filled only with
+    // SnapshotOptions::helper_calls. A call whose target /proc/kallsyms does not name is left out.
+    std::vector<std::string> helpers;
 };
 
 struct Map : Common {
@@ -69,10 +73,23 @@ struct Snapshot {
     std::vector<Program> programs;
     std::vector<Map> maps;
     std::vector<Link> links;
+    // With SnapshotOptions::helper_calls: false when /proc/kallsyms hides addresses (or the
+    // kernel hid the call targets), so that no program's helpers could be named.
+    bool helpers_resolved = false;
+};
+
+struct SnapshotOptions {
+    // Read each program's translated instructions and name its helper calls (Program::helpers).
+    // Costs one more query per program and a read of /proc/kallsyms.
+    bool helper_calls = false;
 };
 
 // Every program, map and link now, in id order, with holders and pins. Objects that vanish while
 // being read are left out.
-Snapshot take_snapshot();
+Snapshot take_snapshot(const SnapshotOptions& options = {});
+
+// libbpf's name for an attach type, with the names of those newer than libbpf 1.1
+// ("tcx_ingress", "cgroup_unix_connect", ...), or "attach type N".
+std::string attach_type_name(std::uint32_t code);
 
 } // namespace coretrace::inventory

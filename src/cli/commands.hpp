@@ -11,12 +11,16 @@ struct Command {
     int (*main)(int argc, char** argv);
 };
 
+int audit_main(int argc, char** argv);
 int features_main(int argc, char** argv);
 int bpf_main(int argc, char** argv);
 int list_main(int argc, char** argv);
 int trace_pipe_main(int argc, char** argv);
 
 inline constexpr Command commands[] = {
+    {"audit",
+     "what BPF outlives its loader, is held by nobody, hooks devices or cgroups, or is risky",
+     audit_main},
     {"bpf", "the BPF programs, maps and links loaded here, who holds them, where they are pinned",
      bpf_main},
     {"features", "what this kernel offers to a tracing user, tested by the probes the tools use",

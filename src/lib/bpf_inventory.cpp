@@ -16,8 +16,10 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <net/if.h>
+#include <span>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,19 +84,103 @@ std::string type_name(const char* known, const char* what, __u32 code) {
     return known ? std::string(known) : fmt::format("{} {}", what, code);
 }
 
+// libbpf's name (`known`), else the name of a code from `first_newer` on (newer than libbpf 1.1),
+// else "<what> <code>".
+std::string name_or_newer(const char* known, __u32 code, __u32 first_newer,
+                          std::span<const char* const> newer, const char* what) {
+    if (known)
+        return known;
+    if (code >= first_newer && code - first_newer < newer.size())
+        return newer[code - first_newer];
+    return fmt::format("{} {}", what, code);
+}
+
 std::string link_type_name(__u32 code) {
     static constexpr const char* newer[] = {"netfilter", "tcx", "uprobe_multi", "netkit",
                                             "sockmap"};
-    if (const char* known = libbpf_bpf_link_type_str(static_cast<bpf_link_type>(code)))
-        return known;
-    if (code >= 10 && code - 10 < std::size(newer))
-        return newer[code - 10];
-    return fmt::format("link type {}", code);
+    return name_or_newer(libbpf_bpf_link_type_str(static_cast<bpf_link_type>(code)), code, 10,
+                         newer, "link type");
 }
 
-std::string attach_type_name(__u32 code) {
-    return type_name(libbpf_bpf_attach_type_str(static_cast<bpf_attach_type>(code)), "attach type",
-                     code);
+// A program's helper calls (BPF_JMP|BPF_CALL with src_reg 0) in its translated instructions. The
+// verifier has replaced each helper id by the helper's address minus __bpf_call_base's; tail calls
+// are shown as calls with imm BPF_FUNC_tail_call. Distinct, in order of first call.
+std::vector<std::int32_t> helper_call_offsets(int fd, __u32 xlated_bytes) {
+    std::vector<bpf_insn> insns(xlated_bytes / sizeof(bpf_insn));
+    if (insns.empty())
+        return {};
+    bpf_prog_info info{};
+    info.xlated_prog_len = static_cast<__u32>(insns.size() * sizeof(bpf_insn));
+    info.xlated_prog_insns = reinterpret_cast<std::uintptr_t>(insns.data());
+    __u32 len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) || !info.xlated_prog_insns)
+        return {};
+    insns.resize(std::min<std::size_t>(insns.size(), info.xlated_prog_len / sizeof(bpf_insn)));
+    std::vector<std::int32_t> offsets;
+    for (const auto& insn : insns)
+        if (insn.code == (BPF_JMP | BPF_CALL) && insn.src_reg == 0 &&
+            std::find(offsets.begin(), offsets.end(), insn.imm) == offsets.end())
+            offsets.push_back(insn.imm);
+    return offsets;
+}
+
+// Names the helper calls of every program from /proc/kallsyms: the symbol at __bpf_call_base plus
+// the call's offset. False when kallsyms hides addresses or the kernel hid the offsets.
+bool name_helper_calls(std::vector<Program>& programs,
+                       const std::map<std::uint32_t, std::vector<std::int32_t>>& offsets) {
+    std::ifstream file("/proc/kallsyms");
+    const std::string text((std::istreambuf_iterator<char>(file)),
+                           std::istreambuf_iterator<char>());
+    const std::string base_symbol = " __bpf_call_base\n";
+    const auto at = text.find(base_symbol);
+    if (at == std::string::npos)
+        return false;
+    const std::uint64_t base = std::strtoull(text.c_str() + text.rfind('\n', at) + 1, nullptr, 16);
+    if (base == 0)
+        return false; // addresses hidden (kernel.kptr_restrict, or no CAP_SYSLOG)
+
+    std::map<std::uint64_t, std::string> names; // address -> symbol, for the addresses called
+    bool any_call = false, any_offset = false;
+    for (const auto& [id, list] : offsets)
+        for (auto offset : list) {
+            any_call = true;
+            any_offset = any_offset || offset != 0;
+            names.emplace(base + static_cast<std::uint64_t>(static_cast<std::int64_t>(offset)), "");
+        }
+    if (any_call && !any_offset)
+        return false; // every call target zeroed: the kernel would not show raw addresses
+    for (std::size_t line = 0; line < text.size();) {
+        std::size_t end = text.find('\n', line);
+        if (end == std::string::npos)
+            end = text.size();
+        char* after = nullptr;
+        const std::uint64_t address = std::strtoull(text.c_str() + line, &after, 16);
+        if (auto it = names.find(address); it != names.end() && it->second.empty()) {
+            // "ADDRESS TYPE NAME[\t[MODULE]]": the name, without a ".isra.0"-like suffix.
+            const std::size_t name_at = text.find(' ', after - text.c_str() + 1) + 1;
+            std::string name = text.substr(name_at, end - name_at);
+            name = name.substr(0, name.find_first_of("\t"));
+            if (auto dot = name.find('.'); dot != std::string::npos && dot > 0)
+                name.resize(dot);
+            it->second = name;
+        }
+        line = end + 1;
+    }
+    for (auto& program : programs) {
+        auto it = offsets.find(program.id);
+        if (it == offsets.end())
+            continue;
+        for (auto offset : it->second) {
+            std::string name =
+                offset == BPF_FUNC_tail_call
+                    ? std::string("bpf_tail_call")
+                    : names[base + static_cast<std::uint64_t>(static_cast<std::int64_t>(offset))];
+            if (!name.empty() && std::find(program.helpers.begin(), program.helpers.end(), name) ==
+                                     program.helpers.end())
+                program.helpers.push_back(std::move(name));
+        }
+    }
+    return true;
 }
 
 // "memlock:" of one of our own fds.
@@ -410,6 +496,26 @@ void attach_holders_and_pins(std::vector<Record>& records, Kind kind,
 
 } // namespace
 
+std::string attach_type_name(std::uint32_t code) {
+    // After BPF_LSM_CGROUP (43), the last one libbpf 1.1 names, in the kernel's UAPI order.
+    static constexpr const char* newer[] = {"struct_ops",
+                                            "netfilter",
+                                            "tcx_ingress",
+                                            "tcx_egress",
+                                            "trace_uprobe_multi",
+                                            "cgroup_unix_connect",
+                                            "cgroup_unix_sendmsg",
+                                            "cgroup_unix_recvmsg",
+                                            "cgroup_unix_getpeername",
+                                            "cgroup_unix_getsockname",
+                                            "netkit_primary",
+                                            "netkit_peer",
+                                            "trace_kprobe_session",
+                                            "trace_uprobe_session"};
+    return name_or_newer(libbpf_bpf_attach_type_str(static_cast<bpf_attach_type>(code)), code, 44,
+                         newer, "attach type");
+}
+
 const char* kind_name(Kind kind) {
     switch (kind) {
     case Kind::prog:
@@ -422,10 +528,18 @@ const char* kind_name(Kind kind) {
     return "?";
 }
 
-Snapshot take_snapshot() {
+Snapshot take_snapshot(const SnapshotOptions& options) {
     Snapshot snapshot;
+    std::map<std::uint32_t, std::vector<std::int32_t>> call_offsets; // by program id
     snapshot.programs =
-        walk<Program>(bpf_prog_get_next_id, bpf_prog_get_fd_by_id, describe_program);
+        walk<Program>(bpf_prog_get_next_id, bpf_prog_get_fd_by_id, [&](int fd, std::uint32_t id) {
+            auto program = describe_program(fd, id);
+            if (program && options.helper_calls)
+                call_offsets[id] = helper_call_offsets(fd, program->xlated_bytes);
+            return program;
+        });
+    if (options.helper_calls)
+        snapshot.helpers_resolved = name_helper_calls(snapshot.programs, call_offsets);
     snapshot.maps = walk<Map>(bpf_map_get_next_id, bpf_map_get_fd_by_id, describe_map);
     snapshot.links = walk<Link>(bpf_link_get_next_id, bpf_link_get_fd_by_id, describe_link);
     auto holders = find_holders();

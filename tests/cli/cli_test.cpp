@@ -48,7 +48,7 @@ TEST(Cli, HelpListsEveryToolWithOneLine) {
     EXPECT_TRUE(std::regex_search(r.out, std::regex("\n  hello +count write")));
     const auto workbench = r.out.find("\nWorkbench:\n");
     ASSERT_NE(workbench, std::string::npos) << r.out;
-    for (const char* command : {"bpf", "features", "list", "trace-pipe"})
+    for (const char* command : {"audit", "bpf", "features", "list", "trace-pipe"})
         EXPECT_TRUE(std::regex_search(r.out.substr(workbench),
                                       std::regex(std::string("\n  ") + command + " +[a-z]")))
             << command;
