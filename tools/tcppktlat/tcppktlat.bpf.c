@@ -1,0 +1,106 @@
+/* tcppktlat: the latency between a TCP data segment's arrival and the moment a user thread
+ * picks the data up.
+ *
+ * As libbpf-tools: tcp:tcp_probe (a segment arrives on an established socket) stamps the
+ * socket when the segment carries data; tcp:tcp_rcv_space_adjust (run by tcp_recvmsg in the
+ * reading thread) sends the record for that thread; tcp:tcp_destroy_sock forgets the socket.
+ * libbpf-tools attaches tp_btf (or raw_tp) programs and reads the sock and skb; the classic
+ * tracepoints carry what is needed (data_len, ports, addresses) and start faster. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <coretrace/filter.bpf.h>
+#include <coretrace/events.bpf.h>
+#include <coretrace/sock.bpf.h>
+#include "tcppktlat.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* -l / -r: local / remote port (host order, 0: any); min_us argument. */
+const volatile __u16 targ_sport = 0;
+const volatile __u16 targ_dport = 0;
+const volatile __u64 targ_min_ns = 0;
+
+/* Socket address -> arrival of its last data segment not yet picked up. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 10240);
+    __type(key, __u64);
+    __type(value, __u64);
+} start SEC(".maps");
+
+__u64 dropped = 0;
+
+SEC("tp/tcp/tcp_probe")
+int tcppktlat_probe(struct trace_event_raw_tcp_probe* ctx) {
+    __u64 sk = (__u64)(unsigned long)ctx->skaddr;
+    __u64 now;
+
+    if (!ctx->data_len)
+        return 0;
+    if ((targ_sport && ctx->sport != targ_sport) || (targ_dport && ctx->dport != targ_dport))
+        return 0;
+    now = bpf_ktime_get_ns();
+    if (bpf_map_update_elem(&start, &sk, &now, BPF_ANY))
+        __sync_fetch_and_add(&dropped, 1);
+    return 0;
+}
+
+/* The tuple of a tcp_event_sk record (same layout as inet_sock_set_state's address fields). */
+static __always_inline void tuple_of(const struct trace_event_raw_tcp_event_sk* ctx,
+                                     struct ct_sock_tuple* t) {
+    __builtin_memset(t, 0, sizeof(*t));
+    t->family = ctx->family;
+    t->sport = ctx->sport;
+    t->dport = ctx->dport;
+    if (ctx->family == CT_AF_INET) {
+        bpf_probe_read_kernel(t->saddr, 4, ctx->saddr);
+        bpf_probe_read_kernel(t->daddr, 4, ctx->daddr);
+    } else {
+        bpf_probe_read_kernel(t->saddr, 16, ctx->saddr_v6);
+        bpf_probe_read_kernel(t->daddr, 16, ctx->daddr_v6);
+    }
+}
+
+SEC("tp/tcp/tcp_rcv_space_adjust")
+int tcppktlat_pickup(struct trace_event_raw_tcp_event_sk* ctx) {
+    __u64 sk = (__u64)(unsigned long)ctx->skaddr;
+    __u64 id = bpf_get_current_pid_tgid();
+    struct tcppktlat_event* event;
+    struct ct_sock_tuple tuple;
+    __u64 *arrived, now, delta;
+
+    arrived = bpf_map_lookup_elem(&start, &sk);
+    if (!arrived)
+        return 0;
+    now = bpf_ktime_get_ns();
+    delta = now - *arrived;
+    bpf_map_delete_elem(&start, &sk);
+    if (!ct_current_selected() || delta < targ_min_ns)
+        return 0;
+
+    event = ct_event_reserve(sizeof(*event));
+    if (!event)
+        return 0;
+    tuple_of(ctx, &tuple);
+    event->ts_ns = now;
+    event->delta_ns = delta;
+    event->pid = id >> 32;
+    event->tid = (__u32)id;
+    event->family = tuple.family;
+    event->sport = tuple.sport;
+    event->dport = tuple.dport;
+    event->pad = 0;
+    __builtin_memcpy(event->saddr, tuple.saddr, sizeof(event->saddr));
+    __builtin_memcpy(event->daddr, tuple.daddr, sizeof(event->daddr));
+    bpf_get_current_comm(event->comm, sizeof(event->comm));
+    ct_event_submit(ctx, event, sizeof(*event));
+    return 0;
+}
+
+SEC("tp/tcp/tcp_destroy_sock")
+int tcppktlat_destroy(struct trace_event_raw_tcp_event_sk* ctx) {
+    __u64 sk = (__u64)(unsigned long)ctx->skaddr;
+
+    bpf_map_delete_elem(&start, &sk);
+    return 0;
+}
