@@ -37,7 +37,8 @@ foreach(dir IN LISTS _clang_dirs)
 endforeach()
 
 set(BPF_CFLAGS -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Wno-unused-function
-    -I${BPF_OUTPUT_DIR} -I${PROJECT_SOURCE_DIR}/bpf/include ${BPF_SYSTEM_INCLUDES})
+    -I${BPF_OUTPUT_DIR} -I${PROJECT_SOURCE_DIR}/bpf/include
+    -I${PROJECT_SOURCE_DIR}/include ${BPF_SYSTEM_INCLUDES}) # include/: the plain C headers (*.h) both sides share
 
 # bpf_object(NAME SOURCE): NAME.bpf.o and NAME.skel.h; link NAME_skel to use the skeleton.
 function(bpf_object name source)

@@ -8,7 +8,7 @@
 #include <bpf/bpf_tracing.h>
 #include <coretrace/filter.bpf.h>
 #include <coretrace/log2.bpf.h>
-#include "block.bpf.h"
+#include <coretrace/block.bpf.h>
 #include "biolatency.h"
 
 char LICENSE[] SEC("license") = "GPL";

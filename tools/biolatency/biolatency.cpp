@@ -2,7 +2,7 @@
 // flags (-Q -D -F -m -d DISK -c CG -T, [interval] [count]) and text output, plus --json.
 #include "biolatency.skel.h"
 #include "biolatency.h"
-#include "block.hpp"
+#include "coretrace/block_devices.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/histogram.hpp"

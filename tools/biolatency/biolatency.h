@@ -2,7 +2,7 @@
 #ifndef CORETRACE_BIOLATENCY_H
 #define CORETRACE_BIOLATENCY_H
 
-#include "block.h"
+#include <coretrace/block_request.h>
 
 #define BIOLATENCY_MAX_SLOTS 27
 

@@ -2,7 +2,7 @@
 // biopattern with its flags (-d DISK, -T, [interval] [count]) and columns, plus --json.
 #include "biopattern.skel.h"
 #include "biopattern.h"
-#include "../biolatency/block.hpp"
+#include "coretrace/block_devices.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/hooks.hpp"

@@ -13,7 +13,7 @@
 #include <bpf/bpf_tracing.h>
 #include <coretrace/filter.bpf.h>
 #include <coretrace/events.bpf.h>
-#include "../biolatency/block.bpf.h"
+#include <coretrace/block.bpf.h>
 #include "biosnoop.h"
 
 char LICENSE[] SEC("license") = "GPL";

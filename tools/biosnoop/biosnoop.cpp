@@ -3,7 +3,7 @@
 // in the kernel and a count of the records lost.
 #include "biosnoop.skel.h"
 #include "biosnoop.h"
-#include "../biolatency/block.hpp"
+#include "coretrace/block_devices.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/error.hpp"

@@ -2,7 +2,7 @@
 #ifndef CORETRACE_BIOSNOOP_H
 #define CORETRACE_BIOSNOOP_H
 
-#include "../biolatency/block.h"
+#include <coretrace/block_request.h>
 
 /* queued_ns when the request was never seen queued (issued before tracing began). */
 #define BIOSNOOP_NO_QUEUE_TIME ((__u64)-1)

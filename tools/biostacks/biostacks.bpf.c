@@ -8,7 +8,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include <coretrace/log2.bpf.h>
-#include "../biolatency/block.bpf.h"
+#include <coretrace/block.bpf.h>
 #include "biostacks.h"
 
 char LICENSE[] SEC("license") = "GPL";

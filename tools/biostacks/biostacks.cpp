@@ -3,7 +3,7 @@
 // on tracepoints instead of kprobes.
 #include "biostacks.skel.h"
 #include "biostacks.h"
-#include "../biolatency/block.hpp"
+#include "coretrace/block_devices.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/histogram.hpp"

@@ -3,7 +3,7 @@
 #ifndef CORETRACE_BIOSTACKS_H
 #define CORETRACE_BIOSTACKS_H
 
-#include "../biolatency/block.h"
+#include <coretrace/block_request.h>
 
 #define BIOSTACKS_MAX_STACK 20
 #define BIOSTACKS_MAX_SLOTS 20

@@ -7,7 +7,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include <coretrace/filter.bpf.h>
-#include "../biolatency/block.bpf.h"
+#include <coretrace/block.bpf.h>
 #include "biotop.h"
 
 char LICENSE[] SEC("license") = "GPL";

@@ -2,7 +2,7 @@
 // -s SORT, [interval] [count]) and columns, plus -p PID, -c CG, --json, without kprobes.
 #include "biotop.skel.h"
 #include "biotop.h"
-#include "../biolatency/block.hpp"
+#include "coretrace/block_devices.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/error.hpp"

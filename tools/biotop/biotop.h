@@ -2,7 +2,7 @@
 #ifndef CORETRACE_BIOTOP_H
 #define CORETRACE_BIOTOP_H
 
-#include "../biolatency/block.h"
+#include <coretrace/block_request.h>
 
 struct biotop_key {
     __u32 pid;

@@ -2,7 +2,7 @@
 // flags (-c COMM, -d DISK, -T, [interval] [count]) and text output, plus --json.
 #include "bitesize.skel.h"
 #include "bitesize.h"
-#include "../biolatency/block.hpp"
+#include "coretrace/block_devices.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/error.hpp"

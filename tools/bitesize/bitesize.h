@@ -2,7 +2,7 @@
 #ifndef CORETRACE_BITESIZE_H
 #define CORETRACE_BITESIZE_H
 
-#include "../biolatency/block.h"
+#include <coretrace/block_request.h>
 
 #define BITESIZE_MAX_SLOTS 20
 

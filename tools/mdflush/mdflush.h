@@ -2,7 +2,7 @@
 #ifndef CORETRACE_MDFLUSH_H
 #define CORETRACE_MDFLUSH_H
 
-#include "../biolatency/block.h"
+#include <coretrace/block_request.h>
 
 #define MDFLUSH_DISK_NAME_LEN 32
 

@@ -1,22 +1,17 @@
-// The block tools' user side: disk names (from /proc/partitions and sysfs) and the operation and
-// flags of a request (block.h's stable form) as libbpf-tools prints them.
-#pragma once
-#include "block.h"
+// Block device names and request operation/flag names (see block_devices.hpp).
+#include "coretrace/block_devices.hpp"
 
 #include "coretrace/error.hpp"
 
 #include <cctype>
-#include <cstdint>
 #include <fstream>
-#include <map>
 #include <sstream>
-#include <string>
 #include <sys/stat.h>
 
 namespace coretrace::block {
 
 // dev_t (the kernel's MKDEV form) -> name, for every disk and partition in /proc/partitions.
-inline std::map<std::uint32_t, std::string> read_partitions() {
+std::map<std::uint32_t, std::string> read_partitions() {
     std::map<std::uint32_t, std::string> names;
     std::ifstream in("/proc/partitions");
     std::string line;
@@ -31,8 +26,7 @@ inline std::map<std::uint32_t, std::string> read_partitions() {
     return names;
 }
 
-// The dev_t of whole disk `name` (-d DISK), or an Error that says why there is none.
-inline std::uint32_t disk_dev(const std::string& name) {
+std::uint32_t disk_dev(const std::string& name) {
     for (const auto& [dev, known] : read_partitions()) {
         if (known != name)
             continue;
@@ -45,23 +39,18 @@ inline std::uint32_t disk_dev(const std::string& name) {
     throw Error("no disk named '" + name + "' in /proc/partitions");
 }
 
-class DiskNames {
-  public:
-    DiskNames() : names_(read_partitions()) {}
-    std::string operator()(std::uint32_t dev) {
-        auto it = names_.find(dev);
-        if (it == names_.end()) { // a disk that appeared since start-up
-            names_ = read_partitions();
-            it = names_.find(dev);
-        }
-        return it == names_.end() ? "Unknown" : it->second;
+DiskNames::DiskNames() : names_(read_partitions()) {}
+
+std::string DiskNames::operator()(std::uint32_t dev) {
+    auto it = names_.find(dev);
+    if (it == names_.end()) { // a disk that appeared since start-up
+        names_ = read_partitions();
+        it = names_.find(dev);
     }
+    return it == names_.end() ? "Unknown" : it->second;
+}
 
-  private:
-    std::map<std::uint32_t, std::string> names_;
-};
-
-inline const char* op_name(std::uint32_t flags) {
+const char* op_name(std::uint32_t flags) {
     switch (flags & BLOCK_OP_MASK) {
     case BLOCK_OP_READ:
         return "Read";
@@ -82,8 +71,7 @@ inline const char* op_name(std::uint32_t flags) {
 }
 
 // libbpf-tools biolatency -F's text: the flags, each followed by '-', then the operation
-// ("Sync-Write").
-inline std::string flags_text(std::uint32_t flags) {
+std::string flags_text(std::uint32_t flags) {
     static constexpr std::pair<std::uint32_t, const char*> names[] = {
         {BLOCK_F_NOWAIT, "NoWait-"},    {BLOCK_F_BACKGROUND, "Background-"},
         {BLOCK_F_RAHEAD, "ReadAhead-"}, {BLOCK_F_PREFLUSH, "PreFlush-"},
@@ -100,8 +88,7 @@ inline std::string flags_text(std::uint32_t flags) {
 }
 
 // The RWBS letters biosnoop prints: F (preflush), the operation (R, W, F, D, DE, N), then F
-// (FUA), A (readahead), S (sync), M (metadata).
-inline std::string rwbs(std::uint32_t flags) {
+std::string rwbs(std::uint32_t flags) {
     std::string text;
     if (flags & BLOCK_F_PREFLUSH)
         text += 'F';
@@ -135,8 +122,7 @@ inline std::string rwbs(std::uint32_t flags) {
     return text;
 }
 
-// "read", "write" or the operation's name in lower case, for JSON.
-inline std::string direction(std::uint32_t flags) {
+std::string direction(std::uint32_t flags) {
     std::string name = op_name(flags);
     for (auto& c : name)
         c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
