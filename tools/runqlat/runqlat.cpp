@@ -81,7 +81,7 @@ int run(Options& options) {
     skel->rodata->targ_per_pidns = options.per_pidns;
     skel->rodata->targ_ms = options.milliseconds;
     const auto pid_max = static_cast<std::uint32_t>(sys::pid_max());
-    bpf_map__set_max_entries(skel->maps.start, pid_max);
+    bpf_map__set_max_entries(skel->maps.ct_runq_start, pid_max);
     bpf_map__set_max_entries(skel->maps.cg_members,
                              options.filter.cgroup_path.empty() ? 1 : pid_max);
     bpf_map__set_max_entries(skel->maps.hists, options.key_name() ? pid_max : 1);

@@ -90,7 +90,7 @@ int run(Options& options) {
     for (const auto& event : runqslower_hooks)
         hooks::prefer(skel.object(), event);
     skel->rodata->min_us = static_cast<__u64>(options.min_us);
-    bpf_map__set_max_entries(skel->maps.start, static_cast<std::uint32_t>(sys::pid_max()));
+    bpf_map__set_max_entries(skel->maps.ct_runq_start, static_cast<std::uint32_t>(sys::pid_max()));
 
     run_events<runqslower_event, Printer>(
         skel, options.filter, stop, options.common,
