@@ -1,14 +1,19 @@
-// The life of an event tool once attached: records are delivered until a stop signal (SIGINT,
+// The life of an event tool from load to exit: records are delivered until a stop signal (SIGINT,
 // SIGTERM, SIGHUP) or the end of -d; after the programs detach, the last records are drained and
 // the loss is reported, never silent: "N events lost" on stderr and, with --json, a summary.
 #pragma once
 
 #include "coretrace/event_stream.hpp"
 #include "coretrace/run_loop.hpp"
+#include "coretrace/skeleton.hpp"
+#include "coretrace/task_filter.hpp"
 #include "coretrace/tool.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <linux/types.h>
+#include <string>
+#include <utility>
 
 namespace coretrace {
 
@@ -21,5 +26,34 @@ void pump_events(EventStream& stream, StopSignals& stop, std::chrono::seconds du
 // Returns the total lost.
 std::uint64_t finish_events(EventStream& stream, const CommonOptions& common,
                             std::uint64_t extra_lost = 0);
+
+// What differs between event tools in run_events.
+struct EventRun {
+    std::string banner;                         // the announce() line
+    std::chrono::seconds duration{};            // -d; zero: until a stop signal
+    const volatile __u64* extra_lost = nullptr; // a BPF counter for finish_events' extra_lost
+};
+
+// The run of an event tool whose skeleton is open and configured, its hooks chosen: sets the
+// filter's .rodata, loads, installs the filter, makes its Printer from `printer_args` (a Printer
+// made here sees the time after load), streams each Record to printer.print(record), attaches,
+// announces, prints printer.header(), then pumps, detaches and finishes.
+template <typename Record, typename Printer, typename Bpf, typename... PrinterArgs>
+void run_events(Skeleton<Bpf>& skel, const TaskFilter& filter, StopSignals& stop,
+                const CommonOptions& common, const EventRun& run, PrinterArgs&&... printer_args) {
+    filter.configure(skel->rodata);
+    EventStream::prepare(skel);
+    skel.load();
+    filter.install(skel->maps.ct_cgroup_filter);
+    Printer printer(std::forward<PrinterArgs>(printer_args)...);
+    auto stream =
+        EventStream::of<Record>(skel, [&printer](const Record& record) { printer.print(record); });
+    skel.attach();
+    announce(common, run.banner);
+    printer.header();
+    pump_events(*stream, stop, run.duration);
+    skel.detach();
+    finish_events(*stream, common, run.extra_lost ? *run.extra_lost : 0);
+}
 
 } // namespace coretrace

@@ -55,5 +55,9 @@ Choice choose(std::string_view event, const std::vector<Hook>& candidates, Probe
 bpf_program* prefer(bpf_object* object, const EventHooks& need, Prober& prober = kernel_prober());
 // Loads none of `need`'s programs: for an optional event the kernel cannot observe.
 void skip(bpf_object* object, const EventHooks& need);
+// `prefer` for each of a group of events that go together (a system call's entry and exit), all
+// or none: true when each has a supported hook. Otherwise rethrows when `required`, else loads
+// none of them, logs "<first event>: not traced: <why>" (-v) and returns false.
+bool prefer_all(bpf_object* object, std::span<const EventHooks> group, bool required = false);
 
 } // namespace coretrace::hooks

@@ -75,6 +75,14 @@ template <typename K, typename V> class HashMap : public MapHandle {
                 out.emplace_back(key, *value);
         return out;
     }
+    // Key/value pairs present now, then exactly those read deleted: an interval tool's "read
+    // and clear" (what arrives between the two is left for the next read).
+    std::vector<std::pair<K, V>> take() {
+        auto out = items();
+        for (const auto& item : out)
+            erase(item.first);
+        return out;
+    }
     void clear() {
         for (const K& key : keys())
             erase(key);

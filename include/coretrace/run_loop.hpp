@@ -6,6 +6,11 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
+
+namespace CLI {
+class App;
+} // namespace CLI
 
 namespace coretrace {
 
@@ -44,5 +49,11 @@ struct Pacing {
         }
     }
 };
+
+// Adds the positional [interval] [count] options that set `pacing` (a positive number of
+// seconds, and of reports); a tool with another default interval sets it first and says so in
+// `interval_help`.
+void add_pacing_options(CLI::App& app, Pacing& pacing,
+                        const std::string& interval_help = "Output interval, in seconds");
 
 } // namespace coretrace

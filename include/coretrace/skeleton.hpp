@@ -8,6 +8,7 @@
 
 #include <bpf/libbpf.h>
 #include <cerrno>
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -20,6 +21,10 @@ struct OpenOptions {
     // per kernel build (core_btf.hpp), instead of parsing all of it at every start.
     bool minimized_kernel_btf = true;
 };
+
+// How many times the object's loaded programs were skipped because another BPF program was
+// running on that CPU (bpf_prog_info::recursion_misses, summed): events a tool did not see.
+std::uint64_t recursion_misses(bpf_object* object);
 
 namespace detail {
 // Loads the object, turning a failure into an Error that carries the verifier log.

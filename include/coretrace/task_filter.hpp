@@ -1,5 +1,6 @@
-// The C++ half of bpf/include/coretrace/filter.bpf.h: validates -p/-t/-u/-c input before
-// anything loads, writes the .rodata switches, and installs the cgroup after load.
+// The C++ half of bpf/include/coretrace/filter.bpf.h: declares the -p/-t/-u/-c options, validates
+// their input before anything loads, writes the .rodata switches, and installs the cgroup after
+// load.
 #pragma once
 
 #include "coretrace/fd.hpp"
@@ -9,13 +10,18 @@
 #include <string>
 #include <sys/types.h>
 
+namespace CLI {
+class App;
+class Option;
+} // namespace CLI
+
 namespace coretrace {
 
 class TaskFilter {
   public:
-    pid_t tgid = 0;          // 0: any process
-    pid_t tid = 0;           // 0: any thread
-    std::string cgroup_path; // empty: any cgroup
+    pid_t tgid = 0;           // 0: any process
+    pid_t tid = 0;            // 0: any thread
+    std::string cgroup_path;  // empty: any cgroup
     std::optional<uid_t> uid; // real user ID; none: any user
 
     // Throws a one-line Error for a PID that does not exist or a bad cgroup path.
@@ -34,5 +40,18 @@ class TaskFilter {
   private:
     UniqueFd cgroup_fd_;
 };
+
+// The command-line options of a TaskFilter, each bound straight to its member, with the usual
+// flags and help; a tool whose original words one differently passes its own. Each returns the
+// option, for a tool that adds to it.
+CLI::Option* add_pid_option(CLI::App& app, TaskFilter& filter,
+                            const std::string& help = "Process ID to trace");
+CLI::Option* add_tid_option(CLI::App& app, TaskFilter& filter,
+                            const std::string& flags = "-t,--tid",
+                            const std::string& help = "Thread ID to trace");
+CLI::Option* add_uid_option(CLI::App& app, TaskFilter& filter, const std::string& help);
+CLI::Option*
+add_cgroup_option(CLI::App& app, TaskFilter& filter,
+                  const std::string& help = "Trace processes in this cgroup v2 path only");
 
 } // namespace coretrace

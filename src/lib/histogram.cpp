@@ -2,6 +2,8 @@
 // for overflow), reproduced byte for byte because users and their scripts know it.
 #include "coretrace/histogram.hpp"
 
+#include "coretrace/clock.hpp"
+
 #include <algorithm>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -90,6 +92,40 @@ std::uint64_t hist_total(std::span<const std::uint32_t> slots) {
     for (auto v : slots)
         total += v;
     return total;
+}
+
+std::string report_heading(bool timestamp) {
+    std::string out = "\n";
+    if (timestamp)
+        out += fmt::format("{:<8}\n", clock_time());
+    return out;
+}
+
+std::string format_keyed_log2_hists(std::span<const KeyedHist> hists, const char* key_name,
+                                    std::string_view unit) {
+    std::string out;
+    for (const KeyedHist& hist : hists) {
+        if (key_name)
+            out += fmt::format("\n{} = {} {}\n", key_name, hist.key, hist.comm);
+        out += format_log2_hist(hist.slots, unit);
+    }
+    return out;
+}
+
+nlohmann::json keyed_log2_hists_json(std::span<const KeyedHist> hists, const char* key_name,
+                                     std::string_view unit) {
+    auto out = nlohmann::json::array();
+    for (const KeyedHist& hist : hists) {
+        nlohmann::json entry;
+        if (key_name) {
+            entry[key_name] = hist.key;
+            entry["comm"] = hist.comm;
+        }
+        entry["count"] = hist_total(hist.slots);
+        entry["buckets"] = log2_hist_json(hist.slots, unit);
+        out.push_back(std::move(entry));
+    }
+    return out;
 }
 
 } // namespace coretrace

@@ -151,6 +151,21 @@ void skip(bpf_object* object, const EventHooks& need) {
     }
 }
 
+bool prefer_all(bpf_object* object, std::span<const EventHooks> group, bool required) {
+    try {
+        for (const EventHooks& need : group)
+            prefer(object, need);
+        return true;
+    } catch (const Error& e) {
+        if (required)
+            throw;
+        for (const EventHooks& need : group)
+            skip(object, need);
+        log::debug("{}: not traced: {}", group.front().event, e.what());
+        return false;
+    }
+}
+
 std::vector<Hook> EventHooks::hooks() const {
     std::vector<Hook> out;
     for (auto section : sections)

@@ -3,6 +3,7 @@
 #include "coretrace/run_loop.hpp"
 
 #include "coretrace/error.hpp"
+#include "coretrace/tool.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -64,6 +65,16 @@ bool StopSignals::requested() {
     if (::read(fd_.get(), &info, sizeof(info)) == sizeof(info))
         signal_ = static_cast<int>(info.ssi_signo);
     return signal_ != 0;
+}
+
+void add_pacing_options(CLI::App& app, Pacing& pacing, const std::string& interval_help) {
+    app.add_option_function<long>(
+           "interval", [&pacing](long seconds) { pacing.interval = std::chrono::seconds(seconds); },
+           interval_help)
+        ->check(positive_integer);
+    app.add_option_function<long>(
+           "count", [&pacing](long count) { pacing.count = count; }, "Number of outputs")
+        ->check(positive_integer);
 }
 
 } // namespace coretrace

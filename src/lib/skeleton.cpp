@@ -1,12 +1,28 @@
 // The non-template half of Skeleton: loading with the verifier log captured, attaching program
-// by program so a failure names its program, and open failures.
+// by program so a failure names its program, open failures; and the programs' recursion misses.
 #include "coretrace/skeleton.hpp"
 
+#include <bpf/bpf.h>
 #include <cstring>
 #include <fmt/format.h>
 #include <regex>
 
-namespace coretrace::detail {
+namespace coretrace {
+
+std::uint64_t recursion_misses(bpf_object* object) {
+    std::uint64_t misses = 0;
+    bpf_program* program;
+    bpf_object__for_each_program(program, object) {
+        const int fd = bpf_program__fd(program);
+        bpf_prog_info info{};
+        __u32 length = sizeof(info);
+        if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &length) == 0)
+            misses += info.recursion_misses;
+    }
+    return misses;
+}
+
+namespace detail {
 
 void check_opened(const void* skeleton) {
     if (!skeleton)
@@ -53,4 +69,5 @@ void attach_skeleton(bpf_object_skeleton* skeleton) {
     }
 }
 
-} // namespace coretrace::detail
+} // namespace detail
+} // namespace coretrace

@@ -38,9 +38,8 @@ constexpr hooks::EventHooks cachestat_hooks[] = {
 
 struct Options {
     CommonOptions common;
-    pid_t pid = 0;
-    long interval_s = 1;
-    long count = 0;
+    TaskFilter filter;
+    Pacing pacing{std::chrono::seconds(1), {}};
 };
 
 // Buffers and Cached from /proc/meminfo, in kB.
@@ -101,17 +100,15 @@ template <typename Bss> void report(const Options& options, Bss& bss) {
     std::fflush(stdout);
 }
 
-int run(const Options& options) {
+int run(Options& options) {
     sys::require_bpf_privileges();
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<cachestat_bpf>::open();
     for (const auto& event : cachestat_hooks)
         hooks::prefer(skel.object(), event);
-    filter.configure(skel->rodata);
+    options.filter.configure(skel->rodata);
     skel.load();
     skel.attach();
 
@@ -123,11 +120,7 @@ int run(const Options& options) {
                     "BUFFERS_MB", "CACHED_MB");
         std::fflush(stdout);
     }
-    Pacing pacing;
-    pacing.interval = std::chrono::seconds(options.interval_s);
-    if (options.count)
-        pacing.count = options.count;
-    pacing.run(stop, [&] { report(options, *skel->bss); });
+    options.pacing.run(stop, [&] { report(options, *skel->bss); });
     return 0;
 }
 
@@ -151,12 +144,9 @@ int cachestat_main(int argc, char** argv) {
         "    cachestat 1 10     # print 1 second summaries, 10 times\n"
         "    cachestat -p 185   # count page cache use by PID 185 only",
         "cachestat"};
-    app.add_option("-p,--pid", options.pid, "Count page cache use by this process only")
-        ->check(positive_integer);
+    add_pid_option(app, options.filter, "Count page cache use by this process only");
     add_common_options(app, options.common, true);
-    app.add_option("interval", options.interval_s, "Output interval, in seconds (default 1)")
-        ->check(positive_integer);
-    app.add_option("count", options.count, "Number of outputs")->check(positive_integer);
+    add_pacing_options(app, options.pacing, "Output interval, in seconds (default 1)");
     return run_tool(app, argc, argv, options.common, [&] { return run(options); });
 }
 

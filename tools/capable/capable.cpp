@@ -79,8 +79,7 @@ std::string cap_name(int cap) {
 
 struct Options {
     CommonOptions common;
-    pid_t pid = 0;
-    std::string cgroup;
+    TaskFilter filter;
     std::string unique = "off";
     bool extra = false, kernel_stack = false, user_stack = false;
 };
@@ -136,7 +135,7 @@ class Printer {
     KernelClock clock_;
 };
 
-int run(const Options& options) {
+int run(Options& options) {
     if (options.kernel_stack || options.user_stack)
         throw Error("stack traces (-K, -U) are not supported yet: they come with coretrace's "
                     "symbolizer");
@@ -146,31 +145,17 @@ int run(const Options& options) {
     else if (options.unique == "cgroup")
         unique = CAPABLE_UNIQUE_CGROUP;
     sys::require_bpf_privileges();
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.cgroup_path = options.cgroup;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<capable_bpf>::open();
     hooks::prefer(skel.object(), capable_hooks[0]);
-    filter.configure(skel->rodata);
     skel->rodata->my_tgid = static_cast<__u32>(::getpid());
     skel->rodata->unique_type = unique;
-    EventStream::prepare(skel);
-    skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
 
-    Printer printer(options);
-    auto stream = EventStream::of<capable_event>(
-        skel, [&printer](const capable_event& event) { printer.print(event); });
-    skel.attach();
-
-    announce(options.common, "Tracing security capability checks... Hit Ctrl-C to end.");
-    printer.header();
-    pump_events(*stream, stop);
-    skel.detach();
-    finish_events(*stream, options.common);
+    run_events<capable_event, Printer>(skel, options.filter, stop, options.common,
+                                       {"Tracing security capability checks... Hit Ctrl-C to end."},
+                                       options);
     return 0;
 }
 
@@ -193,8 +178,8 @@ int capable_main(int argc, char** argv) {
         "it, before other LSMs (SELinux, AppArmor) have their say. Stacks (-K, -U) are not\n"
         "supported yet.",
         "capable"};
-    app.add_option("-p,--pid", options.pid, "Trace this PID only")->check(positive_integer);
-    app.add_option("-c,--cgroup", options.cgroup, "Trace processes in this cgroup v2 path only");
+    add_pid_option(app, options.filter, "Trace this PID only");
+    add_cgroup_option(app, options.filter);
     app.add_flag("-K,--kernel-stack", options.kernel_stack,
                  "Output kernel stack trace (not supported yet)");
     app.add_flag("-U,--user-stack", options.user_stack,

@@ -7,6 +7,7 @@
 #include "coretrace/histogram.hpp"
 #include "coretrace/hooks.hpp"
 #include "coretrace/map.hpp"
+#include "coretrace/record_output.hpp"
 #include "coretrace/run_loop.hpp"
 #include "coretrace/skeleton.hpp"
 #include "coretrace/system.hpp"
@@ -30,63 +31,42 @@ constexpr hooks::EventHooks cpudist_hooks[] = {{"sched_switch", switch_sections}
 struct Options {
     CommonOptions common;
     bool offcpu = false, milliseconds = false, per_process = false, per_thread = false;
-    pid_t pid = 0;
-    std::string cgroup;
-    long interval_s = 0;
-    long count = 0;
+    TaskFilter filter;
+    Pacing pacing;
 };
 
 void report(const Options& options, HashMap<std::uint32_t, cpudist_hist>& hists) {
     const char* unit = options.milliseconds ? "msecs" : "usecs";
-    auto items = hists.items();
-    for (const auto& [key, hist] : items) // exactly what was read: one walk of the map
-        hists.erase(key);
+    const char* key_name = options.per_process ? "pid" : options.per_thread ? "tid" : nullptr;
+    auto items = hists.take();
     std::sort(items.begin(), items.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<KeyedHist> keyed;
+    for (const auto& [key, hist] : items)
+        keyed.push_back({key, fixed_string(hist.comm), hist.slots});
 
     if (options.common.json) {
-        auto histograms = nlohmann::json::array();
-        for (const auto& [key, hist] : items) {
-            nlohmann::json entry;
-            if (options.per_process || options.per_thread) {
-                entry[options.per_process ? "pid" : "tid"] = key;
-                entry["comm"] = std::string(hist.comm, strnlen(hist.comm, sizeof(hist.comm)));
-            }
-            entry["count"] = hist_total(hist.slots);
-            entry["buckets"] = log2_hist_json(hist.slots, unit);
-            histograms.push_back(std::move(entry));
-        }
         emit_json_line(nlohmann::json{{"time_unix_ns", unix_time_ns()},
                                       {"mode", options.offcpu ? "off-cpu" : "on-cpu"},
                                       {"unit", unit},
-                                      {"histograms", std::move(histograms)}}
+                                      {"histograms", keyed_log2_hists_json(keyed, key_name, unit)}}
                            .dump());
         return;
     }
-    std::string out = "\n";
-    if (options.common.timestamp)
-        out += fmt::format("{:<8}\n", clock_time());
-    for (const auto& [key, hist] : items) {
-        if (options.per_process || options.per_thread)
-            out += fmt::format("\n{} = {} {}\n", options.per_process ? "pid" : "tid", key,
-                               std::string(hist.comm, strnlen(hist.comm, sizeof(hist.comm))));
-        out += format_log2_hist(hist.slots, unit);
-    }
+    const std::string out =
+        report_heading(options.common.timestamp) + format_keyed_log2_hists(keyed, key_name, unit);
     std::fputs(out.c_str(), stdout);
     std::fflush(stdout);
 }
 
-int run(const Options& options) {
+int run(Options& options) {
     sys::require_bpf_privileges();
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.cgroup_path = options.cgroup;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<cpudist_bpf>::open();
     hooks::prefer(skel.object(), cpudist_hooks[0]);
-    filter.configure(skel->rodata);
+    options.filter.configure(skel->rodata);
     skel->rodata->targ_offcpu = options.offcpu;
     skel->rodata->targ_per_process = options.per_process;
     skel->rodata->targ_per_thread = options.per_thread;
@@ -96,18 +76,13 @@ int run(const Options& options) {
     bpf_map__set_max_entries(skel->maps.hists,
                              options.per_process || options.per_thread ? pid_max : 1);
     skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
+    options.filter.install(skel->maps.ct_cgroup_filter);
     HashMap<std::uint32_t, cpudist_hist> hists(skel->maps.hists);
     skel.attach();
 
     announce(options.common, fmt::format("Tracing {}-CPU time... Hit Ctrl-C to end.",
                                          options.offcpu ? "off" : "on"));
-    Pacing pacing;
-    if (options.interval_s)
-        pacing.interval = std::chrono::seconds(options.interval_s);
-    if (options.count)
-        pacing.count = options.count;
-    pacing.run(stop, [&] { report(options, hists); });
+    options.pacing.run(stop, [&] { report(options, hists); });
     return 0;
 }
 
@@ -132,12 +107,10 @@ int cpudist_main(int argc, char** argv) {
         app.add_flag("-P,--pids", options.per_process, "Print a histogram per process ID");
     app.add_flag("-L,--tids", options.per_thread, "Print a histogram per thread ID")
         ->excludes(per_process);
-    app.add_option("-p,--pid", options.pid, "Trace this PID only")->check(positive_integer);
-    app.add_option("-c,--cgroup", options.cgroup, "Trace processes in this cgroup v2 path only");
+    add_pid_option(app, options.filter, "Trace this PID only");
+    add_cgroup_option(app, options.filter);
     add_common_options(app, options.common, true);
-    app.add_option("interval", options.interval_s, "Output interval, in seconds")
-        ->check(positive_integer);
-    app.add_option("count", options.count, "Number of outputs")->check(positive_integer);
+    add_pacing_options(app, options.pacing);
     return run_tool(app, argc, argv, options.common, [&] { return run(options); });
 }
 

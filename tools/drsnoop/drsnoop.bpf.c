@@ -94,62 +94,34 @@ static __always_inline int on_end(void* ctx, __u32 kind, __u64 nr_reclaimed) {
     return 0;
 }
 
-SEC("raw_tp/mm_vmscan_direct_reclaim_begin")
-int BPF_PROG(drsnoop_begin_raw, int order, gfp_t gfp_flags) {
-    return on_begin(DRSNOOP_DIRECT, order, gfp_flags);
-}
+/* The begin and end programs of one reclaim event (direct or memcg), raw_tp, tp_btf and classic
+ * tracepoint; user space keeps one of each. `b` and `e` name them (drsnoop_<b>_raw, ...). Both
+ * events' classic tracepoints use the direct reclaim's record layout (a shared template). */
+#define RECLAIM_PROGRAMS(event, kind, b, e)                                                        \
+    SEC("raw_tp/mm_vmscan_" #event "_reclaim_begin")                                               \
+    int BPF_PROG(drsnoop_##b##_raw, int order, gfp_t gfp_flags) {                                  \
+        return on_begin(kind, order, gfp_flags);                                                   \
+    }                                                                                              \
+    SEC("raw_tp/mm_vmscan_" #event "_reclaim_end")                                                 \
+    int BPF_PROG(drsnoop_##e##_raw, unsigned long nr_reclaimed) {                                  \
+        return on_end(ctx, kind, nr_reclaimed);                                                    \
+    }                                                                                              \
+    SEC("tp_btf/mm_vmscan_" #event "_reclaim_begin")                                               \
+    int BPF_PROG(drsnoop_##b##_btf, int order, gfp_t gfp_flags) {                                  \
+        return on_begin(kind, order, gfp_flags);                                                   \
+    }                                                                                              \
+    SEC("tp_btf/mm_vmscan_" #event "_reclaim_end")                                                 \
+    int BPF_PROG(drsnoop_##e##_btf, unsigned long nr_reclaimed) {                                  \
+        return on_end(ctx, kind, nr_reclaimed);                                                    \
+    }                                                                                              \
+    SEC("tp/vmscan/mm_vmscan_" #event "_reclaim_begin")                                            \
+    int drsnoop_##b##_tp(struct trace_event_raw_mm_vmscan_direct_reclaim_begin_template* ctx) {    \
+        return on_begin(kind, ctx->order, ctx->gfp_flags);                                         \
+    }                                                                                              \
+    SEC("tp/vmscan/mm_vmscan_" #event "_reclaim_end")                                              \
+    int drsnoop_##e##_tp(struct trace_event_raw_mm_vmscan_direct_reclaim_end_template* ctx) {      \
+        return on_end(ctx, kind, ctx->nr_reclaimed);                                               \
+    }
 
-SEC("raw_tp/mm_vmscan_direct_reclaim_end")
-int BPF_PROG(drsnoop_end_raw, unsigned long nr_reclaimed) {
-    return on_end(ctx, DRSNOOP_DIRECT, nr_reclaimed);
-}
-
-SEC("tp_btf/mm_vmscan_direct_reclaim_begin")
-int BPF_PROG(drsnoop_begin_btf, int order, gfp_t gfp_flags) {
-    return on_begin(DRSNOOP_DIRECT, order, gfp_flags);
-}
-
-SEC("tp_btf/mm_vmscan_direct_reclaim_end")
-int BPF_PROG(drsnoop_end_btf, unsigned long nr_reclaimed) {
-    return on_end(ctx, DRSNOOP_DIRECT, nr_reclaimed);
-}
-
-SEC("tp/vmscan/mm_vmscan_direct_reclaim_begin")
-int drsnoop_begin_tp(struct trace_event_raw_mm_vmscan_direct_reclaim_begin_template* ctx) {
-    return on_begin(DRSNOOP_DIRECT, ctx->order, ctx->gfp_flags);
-}
-
-SEC("tp/vmscan/mm_vmscan_direct_reclaim_end")
-int drsnoop_end_tp(struct trace_event_raw_mm_vmscan_direct_reclaim_end_template* ctx) {
-    return on_end(ctx, DRSNOOP_DIRECT, ctx->nr_reclaimed);
-}
-
-SEC("raw_tp/mm_vmscan_memcg_reclaim_begin")
-int BPF_PROG(drsnoop_mbegin_raw, int order, gfp_t gfp_flags) {
-    return on_begin(DRSNOOP_MEMCG, order, gfp_flags);
-}
-
-SEC("raw_tp/mm_vmscan_memcg_reclaim_end")
-int BPF_PROG(drsnoop_mend_raw, unsigned long nr_reclaimed) {
-    return on_end(ctx, DRSNOOP_MEMCG, nr_reclaimed);
-}
-
-SEC("tp_btf/mm_vmscan_memcg_reclaim_begin")
-int BPF_PROG(drsnoop_mbegin_btf, int order, gfp_t gfp_flags) {
-    return on_begin(DRSNOOP_MEMCG, order, gfp_flags);
-}
-
-SEC("tp_btf/mm_vmscan_memcg_reclaim_end")
-int BPF_PROG(drsnoop_mend_btf, unsigned long nr_reclaimed) {
-    return on_end(ctx, DRSNOOP_MEMCG, nr_reclaimed);
-}
-
-SEC("tp/vmscan/mm_vmscan_memcg_reclaim_begin")
-int drsnoop_mbegin_tp(struct trace_event_raw_mm_vmscan_direct_reclaim_begin_template* ctx) {
-    return on_begin(DRSNOOP_MEMCG, ctx->order, ctx->gfp_flags);
-}
-
-SEC("tp/vmscan/mm_vmscan_memcg_reclaim_end")
-int drsnoop_mend_tp(struct trace_event_raw_mm_vmscan_direct_reclaim_end_template* ctx) {
-    return on_end(ctx, DRSNOOP_MEMCG, ctx->nr_reclaimed);
-}
+RECLAIM_PROGRAMS(direct, DRSNOOP_DIRECT, begin, end)
+RECLAIM_PROGRAMS(memcg, DRSNOOP_MEMCG, mbegin, mend)

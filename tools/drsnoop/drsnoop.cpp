@@ -51,9 +51,7 @@ constexpr std::uint32_t max_reclaims_in_progress = 16384;
 
 struct Options {
     CommonOptions common;
-    pid_t pid = 0;
-    pid_t tid = 0;
-    std::string cgroup;
+    TaskFilter filter;
     long duration_s = 0;
     bool extended = false, memcg = false;
 };
@@ -148,13 +146,9 @@ class Printer {
     KernelClock clock_;
 };
 
-int run(const Options& options) {
+int run(Options& options) {
     sys::require_bpf_privileges();
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.tid = options.tid;
-    filter.cgroup_path = options.cgroup;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<drsnoop_bpf>::open();
@@ -167,7 +161,6 @@ int run(const Options& options) {
         hooks::skip(skel.object(), drsnoop_hooks[2]);
         hooks::skip(skel.object(), drsnoop_hooks[3]);
     }
-    filter.configure(skel->rodata);
     std::uint64_t zone_stat = 0;
     if (options.extended) {
         zone_stat = vm_zone_stat_address();
@@ -177,26 +170,16 @@ int run(const Options& options) {
     }
     skel->rodata->vm_zone_stat_addr = zone_stat;
     bpf_map__set_max_entries(skel->maps.start, max_reclaims_in_progress);
-    EventStream::prepare(skel);
-    skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
-
-    Printer printer(options, zone_stat != 0);
-    auto stream = EventStream::of<drsnoop_event>(
-        skel, [&printer](const drsnoop_event& event) { printer.print(event); });
-    skel.attach();
 
     const std::string what =
         options.memcg ? "direct and memory cgroup reclaim events" : "direct reclaim events";
-    announce(options.common, options.duration_s
-                                 ? fmt::format("Tracing {} for {} secs... Hit Ctrl-C to end.", what,
-                                               options.duration_s)
-                                 : fmt::format("Tracing {}... Hit Ctrl-C to end.", what));
-    printer.header();
-
-    pump_events(*stream, stop, seconds(options.duration_s));
-    skel.detach();
-    finish_events(*stream, options.common, skel->bss->starts_dropped);
+    run_events<drsnoop_event, Printer>(
+        skel, options.filter, stop, options.common,
+        {options.duration_s
+             ? fmt::format("Tracing {} for {} secs... Hit Ctrl-C to end.", what, options.duration_s)
+             : fmt::format("Tracing {}... Hit Ctrl-C to end.", what),
+         seconds(options.duration_s), &skel->bss->starts_dropped},
+        options, zone_stat != 0);
     return 0;
 }
 
@@ -222,9 +205,9 @@ int drsnoop_main(int argc, char** argv) {
     app.add_option("-d,--duration", options.duration_s, "Total duration of trace in seconds")
         ->check(positive_integer);
     app.add_flag("-e,--extended", options.extended, "Extended fields output (FREE(KB))");
-    app.add_option("-p,--pid", options.pid, "Process PID to trace")->check(positive_integer);
-    app.add_option("-t,--tid", options.tid, "Thread TID to trace")->check(positive_integer);
-    app.add_option("-c,--cgroup", options.cgroup, "Trace processes in this cgroup v2 path only");
+    add_pid_option(app, options.filter, "Process PID to trace");
+    add_tid_option(app, options.filter, "-t,--tid", "Thread TID to trace");
+    add_cgroup_option(app, options.filter);
     app.add_flag("--memcg", options.memcg,
                  "Also trace reclaim by tasks whose memory cgroup reached its limit");
     add_common_options(app, options.common, true);

@@ -32,10 +32,9 @@ using namespace std::chrono;
 
 struct Options {
     CommonOptions common;
-    std::optional<uid_t> uid;
+    TaskFilter filter;
     std::string name;
     std::string line;
-    std::string cgroup;
     int max_args = EXECSNOOP_DEFAULT_ARGS;
     long duration_s = 0;
     bool failed = false, quote = false, print_uid = false, since_start = false;
@@ -210,12 +209,9 @@ class Printer {
     std::int64_t start_ns_;
 };
 
-int run(const Options& options) {
+int run(Options& options) {
     sys::require_bpf_privileges();
-    TaskFilter filter;
-    filter.cgroup_path = options.cgroup;
-    filter.uid = options.uid;
-    filter.validate();
+    options.filter.validate();
     const bool line = !options.line.empty();
     if (line) {
         auto loop = features::helper(BPF_FUNC_loop, "bpf_loop");
@@ -234,7 +230,6 @@ int run(const Options& options) {
         log::debug("exec by a thread other than the leader will be missed: {}", e.what());
     }
 
-    filter.configure(skel->rodata);
     skel->rodata->targ_failed_too = options.failed;
     skel->rodata->targ_max_args = static_cast<__u32>(options.max_args);
     std::memcpy(const_cast<char*>(skel->rodata->targ_name), options.name.data(),
@@ -245,20 +240,10 @@ int run(const Options& options) {
         std::memcpy(const_cast<__u8*>(skel->rodata->targ_line_dfa), dfa.data(), dfa.size());
         skel->rodata->targ_line_len = static_cast<__u32>(options.line.size());
     }
-    EventStream::prepare(skel);
-    skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
-
-    Printer printer(options);
-    auto stream = EventStream::of<execsnoop_event>(
-        skel, [&printer](const execsnoop_event& event) { printer.print(event); });
-    skel.attach();
-    announce(options.common, "Tracing exec syscalls... Hit Ctrl-C to end.");
-    printer.header();
-
-    pump_events(*stream, stop, seconds(options.duration_s));
-    skel.detach();
-    finish_events(*stream, options.common, skel->bss->calls_dropped);
+    run_events<execsnoop_event, Printer>(skel, options.filter, stop, options.common,
+                                         {"Tracing exec syscalls... Hit Ctrl-C to end.",
+                                          seconds(options.duration_s), &skel->bss->calls_dropped},
+                                         options);
     return 0;
 }
 
@@ -288,7 +273,7 @@ int execsnoop_main(int argc, char** argv) {
     app.add_flag("-t,--timestamp", options.since_start,
                  "Include timestamp on output (seconds since the start)");
     app.add_flag("-x,--fails", options.failed, "Include failed exec()s");
-    app.add_option("-u,--uid", options.uid, "Trace this UID only")->check(user_id);
+    add_uid_option(app, options.filter, "Trace this UID only");
     app.add_flag("-q,--quote", options.quote, "Add quotemarks (\") around arguments");
     app.add_option("-n,--name", options.name, "Only print commands whose name (comm) contains this")
         ->check(bounded_text(EXECSNOOP_NAME_MAX, "a command name has at most 15 characters"));
@@ -296,7 +281,7 @@ int execsnoop_main(int argc, char** argv) {
                    "Only print commands where an argument (or the path) contains this")
         ->check(bounded_text(EXECSNOOP_LINE_MAX, "the kernel-side pattern limit"));
     app.add_flag("-U,--print-uid", options.print_uid, "Print UID column");
-    app.add_option("-c,--cgroup", options.cgroup, "Trace processes in this cgroup v2 path only");
+    add_cgroup_option(app, options.filter);
     app.add_option("--max-args", options.max_args,
                    "Maximum number of arguments parsed and displayed, defaults to 20")
         ->check(CLI::Range(1, EXECSNOOP_MAX_ARGS));

@@ -24,8 +24,7 @@ using namespace std::chrono;
 
 struct Options {
     CommonOptions common;
-    pid_t pid = 0;
-    std::string cgroup;
+    TaskFilter filter;
     long duration_s = 0;
     bool failed = false, threads = false;
 };
@@ -99,34 +98,21 @@ class Printer {
     KernelClock clock_;
 };
 
-int run(const Options& options) {
+int run(Options& options) {
     sys::require_bpf_privileges();
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.cgroup_path = options.cgroup;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<exitsnoop_bpf>::open();
     hooks::prefer(skel.object(), exitsnoop_hooks[0]);
-    filter.configure(skel->rodata);
     skel->rodata->targ_failed = options.failed;
     skel->rodata->targ_threads = options.threads;
-    EventStream::prepare(skel);
-    skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
-
-    Printer printer(options);
-    auto stream = EventStream::of<exitsnoop_event>(
-        skel, [&printer](const exitsnoop_event& event) { printer.print(event); });
-    skel.attach();
-    announce(options.common, options.threads ? "Tracing thread exits... Hit Ctrl-C to end."
-                                             : "Tracing process exits... Hit Ctrl-C to end.");
-    printer.header();
-
-    pump_events(*stream, stop, seconds(options.duration_s));
-    skel.detach();
-    finish_events(*stream, options.common);
+    run_events<exitsnoop_event, Printer>(skel, options.filter, stop, options.common,
+                                         {options.threads
+                                              ? "Tracing thread exits... Hit Ctrl-C to end."
+                                              : "Tracing process exits... Hit Ctrl-C to end.",
+                                          seconds(options.duration_s)},
+                                         options);
     return 0;
 }
 
@@ -147,9 +133,9 @@ int exitsnoop_main(int argc, char** argv) {
     app.add_flag("-t,--timestamp", options.common.timestamp, "Include timestamp on output");
     app.add_flag("-x,--failed", options.failed,
                  "Trace error exits only (a non-zero code, or a signal)");
-    app.add_option("-p,--pid", options.pid, "Process ID to trace")->check(positive_integer);
+    add_pid_option(app, options.filter);
     app.add_flag("-T,--threaded", options.threads, "Trace by thread");
-    app.add_option("-c,--cgroup", options.cgroup, "Trace processes in this cgroup v2 path only");
+    add_cgroup_option(app, options.filter);
     app.add_option("-d,--duration", options.duration_s, "Duration to trace, in seconds")
         ->check(positive_integer);
     add_common_options(app, options.common, false);

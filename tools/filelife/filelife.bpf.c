@@ -22,6 +22,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include <coretrace/filter.bpf.h>
+#include <coretrace/syscall_args.bpf.h>
 #include <coretrace/events.bpf.h>
 #include <coretrace/files.bpf.h>
 #include "filelife.h"
@@ -152,21 +153,15 @@ static __always_inline int remember(const char* upath, long dfd, __u32 kind) {
         return 0;
     pending.kind = kind;
     pending.has_key = make_path_key(upath, dfd, &pending.key);
-    if (bpf_map_update_elem(&start, &tid, &pending, BPF_ANY))
-        __sync_fetch_and_add(&calls_dropped, 1);
+    ct_args_keep(&start, tid, &pending, &calls_dropped);
     return 0;
 }
 
 /* The pending call of this thread, taken out of `start`, if it is of `kind`. */
 static __always_inline bool take_pending(__u32 kind, struct pending* out) {
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    struct pending* stored = bpf_map_lookup_elem(&start, &tid);
 
-    if (!stored)
-        return false;
-    *out = *stored;
-    bpf_map_delete_elem(&start, &tid);
-    return out->kind == kind;
+    return ct_args_take(&start, tid, out, sizeof(*out)) && out->kind == kind;
 }
 
 static __always_inline int on_open_exit(long ret) {

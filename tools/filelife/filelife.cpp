@@ -53,7 +53,7 @@ constexpr std::size_t first_pair = 1, openat_pair = 3, unlinkat_pair = 11;
 
 struct Options {
     CommonOptions common;
-    pid_t pid = 0;
+    TaskFilter filter;
     long duration_s = 0;
 };
 
@@ -103,54 +103,27 @@ class Printer {
 // Chooses the entry and exit tracepoints of one system call (filelife_hooks[first] and the one
 // after it): both load, or neither. Only openat(2) and unlinkat(2) are required.
 bool trace_pair(bpf_object* object, std::size_t first) {
-    try {
-        hooks::prefer(object, filelife_hooks[first]);
-        hooks::prefer(object, filelife_hooks[first + 1]);
-        return true;
-    } catch (const Error& e) {
-        if (first == openat_pair || first == unlinkat_pair)
-            throw;
-        hooks::skip(object, filelife_hooks[first]);
-        hooks::skip(object, filelife_hooks[first + 1]);
-        log::debug("{}: not traced: {}", filelife_hooks[first].event, e.what());
-        return false;
-    }
+    return hooks::prefer_all(object, std::span(filelife_hooks).subspan(first, 2),
+                             first == openat_pair || first == unlinkat_pair);
 }
 
-int run(const Options& options) {
+int run(Options& options) {
     sys::require_bpf_privileges();
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<filelife_bpf>::open();
-    bool ext4 = true;
-    try {
-        hooks::prefer(skel.object(), filelife_hooks[0]);
-    } catch (const Error& e) {
-        // No ext4 in this kernel: every deletion is matched at the system call, by path.
-        hooks::skip(skel.object(), filelife_hooks[0]);
-        log::debug("{}: not traced: {}", filelife_hooks[0].event, e.what());
-        ext4 = false;
-    }
+    // Without ext4 in this kernel, every deletion is matched at the system call, by path.
+    const bool ext4 = hooks::prefer_all(skel.object(), std::span(filelife_hooks).first(1));
     for (std::size_t first = first_pair; first < std::size(filelife_hooks); first += 2)
         trace_pair(skel.object(), first);
-    filter.configure(skel->rodata);
     skel->rodata->ext4_hooked = ext4;
-    EventStream::prepare(skel);
-    skel.load();
 
-    Printer printer(options);
-    auto stream = EventStream::of<filelife_event>(
-        skel, [&printer](const filelife_event& event) { printer.print(event); });
-    skel.attach();
-
-    announce(options.common, "Tracing the lifespan of short-lived files... Hit Ctrl-C to end.");
-    printer.header();
-    pump_events(*stream, stop, seconds(options.duration_s));
-    skel.detach();
-    finish_events(*stream, options.common, skel->bss->calls_dropped);
+    run_events<filelife_event, Printer>(
+        skel, options.filter, stop, options.common,
+        {"Tracing the lifespan of short-lived files... Hit Ctrl-C to end.",
+         seconds(options.duration_s), &skel->bss->calls_dropped},
+        options);
     return 0;
 }
 
@@ -171,7 +144,7 @@ int filelife_main(int argc, char** argv) {
         "    filelife -p 123  # trace pid 123\n"
         "    filelife --json  # one JSON object per file, and a summary at the end",
         "filelife"};
-    app.add_option("-p,--pid", options.pid, "Process PID to trace")->check(positive_integer);
+    add_pid_option(app, options.filter, "Process PID to trace");
     app.add_option("-d,--duration", options.duration_s, "Duration to trace, in seconds")
         ->check(positive_integer);
     add_common_options(app, options.common, false);

@@ -68,28 +68,18 @@ enum class Sort { all, reads, writes, rbytes, wbytes };
 struct Options {
     CommonOptions common;
     bool no_clear = false, all_files = false;
-    pid_t pid = 0;
+    TaskFilter filter;
     long rows = 20;
     Sort sort = Sort::all;
-    long interval_s = 1;
-    long count = 0;
+    Pacing pacing{std::chrono::seconds(1), {}};
 };
 
 // Loads both tracepoints of every call this kernel has; read(2) and write(2) are required, a
 // missing other call (preadv2 before Linux 4.6, ...) is left out.
 void choose_hooks(bpf_object* object) {
-    for (std::size_t i = 0; i < std::size(filetop_hooks); i += 2) {
-        try {
-            hooks::prefer(object, filetop_hooks[i]);
-            hooks::prefer(object, filetop_hooks[i + 1]);
-        } catch (const Error& e) {
-            if (i == read_pair || i == write_pair)
-                throw;
-            hooks::skip(object, filetop_hooks[i]);
-            hooks::skip(object, filetop_hooks[i + 1]);
-            log::debug("{}: not traced: {}", filetop_hooks[i].event, e.what());
-        }
-    }
+    for (std::size_t i = 0; i < std::size(filetop_hooks); i += 2)
+        hooks::prefer_all(object, std::span(filetop_hooks).subspan(i, 2),
+                          i == read_pair || i == write_pair);
 }
 
 using Row = std::pair<filetop_key, filetop_stat>;
@@ -204,16 +194,14 @@ class Printer {
     const Options& options_;
 };
 
-int run(const Options& options) {
+int run(Options& options) {
     sys::require_bpf_privileges();
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<filetop_bpf>::open();
     choose_hooks(skel.object());
-    filter.configure(skel->rodata);
+    options.filter.configure(skel->rodata);
     skel->rodata->regular_only = !options.all_files;
     skel.load();
     HashMap<filetop_key, filetop_stat> entries(skel->maps.entries);
@@ -221,12 +209,8 @@ int run(const Options& options) {
 
     announce(options.common, "Tracing file reads and writes... Hit Ctrl-C to end.");
     Printer printer(options);
-    Pacing pacing;
-    pacing.interval = std::chrono::seconds(options.interval_s);
-    if (options.count)
-        pacing.count = options.count;
     std::uint64_t lost_before = 0;
-    pacing.run(stop, [&] {
+    options.pacing.run(stop, [&] {
         const std::uint64_t lost = skel->bss->calls_dropped;
         printer.print(take_entries(entries), lost - lost_before);
         lost_before = lost;
@@ -257,7 +241,7 @@ int filetop_main(int argc, char** argv) {
         "filetop"};
     app.add_flag("-a,--all", options.all_files, "Include special files");
     app.add_flag("-C,--noclear", options.no_clear, "Don't clear the screen");
-    app.add_option("-p,--pid", options.pid, "Process ID to trace")->check(positive_integer);
+    add_pid_option(app, options.filter);
     app.add_option("-r,--rows", options.rows, "Maximum rows to print, default 20")
         ->check(positive_integer);
     const std::map<std::string, Sort> sorts = {{"all", Sort::all},
@@ -269,9 +253,7 @@ int filetop_main(int argc, char** argv) {
                    "Sort columns, default all [all, reads, writes, rbytes, wbytes]")
         ->transform(CLI::CheckedTransformer(sorts, CLI::ignore_case));
     add_common_options(app, options.common, false);
-    app.add_option("interval", options.interval_s, "Output interval, in seconds (default 1)")
-        ->check(positive_integer);
-    app.add_option("count", options.count, "Number of outputs")->check(positive_integer);
+    add_pacing_options(app, options.pacing, "Output interval, in seconds (default 1)");
     return run_tool(app, argc, argv, options.common, [&] { return run(options); });
 }
 

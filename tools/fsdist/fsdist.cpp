@@ -39,9 +39,8 @@ struct Options {
     CommonOptions common;
     std::string fs;
     bool milliseconds = false;
-    pid_t pid = 0;
-    long interval_s = 0;
-    long count = 0;
+    TaskFilter filter;
+    Pacing pacing;
 };
 
 // The type must be one the kernel knows (/proc/filesystems), so a typo is an error, not silence.
@@ -55,9 +54,7 @@ void require_known_fs(const std::string& fs) {
 
 void report(const Options& options, HashMap<std::uint32_t, fsdist_hist>& hists) {
     const char* unit = options.milliseconds ? "msecs" : "usecs";
-    auto items = hists.items();
-    for (const auto& [op, hist] : items)
-        hists.erase(op);
+    auto items = hists.take();
     std::sort(items.begin(), items.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
 
@@ -77,9 +74,7 @@ void report(const Options& options, HashMap<std::uint32_t, fsdist_hist>& hists) 
                            .dump());
         return;
     }
-    std::string out = "\n";
-    if (options.common.timestamp)
-        out += fmt::format("{:<8}\n", clock_time());
+    std::string out = report_heading(options.common.timestamp);
     for (const auto& [op, hist] : items) {
         if (op >= FSDIST_OPS || hist_total(hist.slots) == 0)
             continue;
@@ -91,18 +86,16 @@ void report(const Options& options, HashMap<std::uint32_t, fsdist_hist>& hists) 
     std::fflush(stdout);
 }
 
-int run(const Options& options) {
+int run(Options& options) {
     sys::require_bpf_privileges();
     require_known_fs(options.fs);
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<fsdist_bpf>::open();
     hooks::prefer(skel.object(), fsdist_hooks[0]);
     hooks::prefer(skel.object(), fsdist_hooks[1]);
-    filter.configure(skel->rodata);
+    options.filter.configure(skel->rodata);
     std::memcpy(const_cast<char*>(skel->rodata->targ_fs), options.fs.data(), options.fs.size());
     skel->rodata->targ_fs_len = static_cast<__u32>(options.fs.size());
     skel->rodata->targ_ms = options.milliseconds;
@@ -112,12 +105,7 @@ int run(const Options& options) {
 
     announce(options.common,
              fmt::format("Tracing {} operation latency... Hit Ctrl-C to end.", options.fs));
-    Pacing pacing;
-    if (options.interval_s)
-        pacing.interval = std::chrono::seconds(options.interval_s);
-    if (options.count)
-        pacing.count = options.count;
-    pacing.run(stop, [&] { report(options, hists); });
+    options.pacing.run(stop, [&] { report(options, hists); });
     if (skel->bss->calls_dropped)
         std::fprintf(stderr, "%llu calls not followed (start map full)\n",
                      static_cast<unsigned long long>(skel->bss->calls_dropped));
@@ -144,16 +132,14 @@ int fsdist_main(int argc, char** argv) {
         "    fsdist -t ext4 --json 1 5  # five 1-second summaries as JSON Lines",
         "fsdist"};
     app.add_flag("-m,--milliseconds", options.milliseconds, "Millisecond histogram");
-    app.add_option("-p,--pid", options.pid, "Process ID to trace")->check(positive_integer);
+    add_pid_option(app, options.filter);
     app.add_option("-t,--type", options.fs,
                    "Which filesystem to trace (btrfs, ext4, nfs, xfs, or any type in "
                    "/proc/filesystems)")
         ->required()
         ->check(bounded_text(FSDIST_FS_MAX, "a file system type name"));
     add_common_options(app, options.common, true);
-    app.add_option("interval", options.interval_s, "Output interval, in seconds")
-        ->check(positive_integer);
-    app.add_option("count", options.count, "Number of outputs")->check(positive_integer);
+    add_pacing_options(app, options.pacing);
     return run_tool(app, argc, argv, options.common, [&] { return run(options); });
 }
 

@@ -16,6 +16,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include <coretrace/filter.bpf.h>
+#include <coretrace/syscall_args.bpf.h>
 #include <coretrace/events.bpf.h>
 #include <coretrace/files.bpf.h>
 #include "fsslower.h"
@@ -117,8 +118,7 @@ static __always_inline int on_enter(long id, const unsigned long* args) {
         call.pos = explicit_pos ? (__s64)args[3] : ct_file_pos(file);
     }
     call.start_ns = bpf_ktime_get_ns();
-    if (bpf_map_update_elem(&start, &tid, &call, BPF_ANY))
-        __sync_fetch_and_add(&calls_dropped, 1);
+    ct_args_keep(&start, tid, &call, &calls_dropped);
     return 0;
 }
 
@@ -126,16 +126,12 @@ static __always_inline int on_exit(void* ctx, long ret) {
     __u64 pid_tgid = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)pid_tgid;
     struct fsslower_event* event;
-    struct call* stored;
     struct call call;
     struct file* file;
     __u64 now, delta;
 
-    stored = bpf_map_lookup_elem(&start, &tid);
-    if (!stored)
+    if (!ct_args_take(&start, tid, &call, sizeof(call)))
         return 0;
-    call = *stored;
-    bpf_map_delete_elem(&start, &tid);
     now = bpf_ktime_get_ns();
     delta = now - call.start_ns;
     if (delta < min_ns)

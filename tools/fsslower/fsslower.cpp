@@ -37,7 +37,7 @@ struct Options {
     CommonOptions common;
     std::string fs;
     long min_ms = 10;
-    pid_t pid = 0;
+    TaskFilter filter;
     long duration_s = 0;
     bool csv = false;
 };
@@ -122,18 +122,16 @@ class Printer {
     KernelClock clock_;
 };
 
-int run(const Options& options) {
+int run(Options& options) {
     sys::require_bpf_privileges();
     require_fs_type(options.fs);
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<fsslower_bpf>::open();
     hooks::prefer(skel.object(), fsslower_hooks[0]);
     hooks::prefer(skel.object(), fsslower_hooks[1]);
-    filter.configure(skel->rodata);
+    options.filter.configure(skel->rodata);
     std::memcpy(const_cast<char*>(skel->rodata->targ_fs), options.fs.data(), options.fs.size());
     skel->rodata->targ_fs_len = static_cast<__u32>(options.fs.size());
     skel->rodata->min_ns = static_cast<__u64>(options.min_ms) * 1000000;
@@ -186,7 +184,7 @@ int fsslower_main(int argc, char** argv) {
         ->check(positive_integer);
     app.add_option("-m,--min", options.min_ms, "Min latency to trace, in ms (default 10)")
         ->check(milliseconds);
-    app.add_option("-p,--pid", options.pid, "Process ID to trace")->check(positive_integer);
+    add_pid_option(app, options.filter);
     app.add_option("-t,--type", options.fs,
                    "Which filesystem to trace (btrfs, ext4, nfs, xfs, or any type in "
                    "/proc/filesystems)")

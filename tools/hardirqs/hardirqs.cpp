@@ -40,26 +40,9 @@ constexpr hooks::EventHooks hardirqs_hooks[] = {{"irq_handler_entry", entry_sect
 struct Options {
     CommonOptions common;
     bool count = false, distributed = false, nanoseconds = false;
-    std::string cgroup;
-    long interval_s = 0;
-    long count_outputs = 0;
+    TaskFilter filter;
+    Pacing pacing;
 };
-
-// Handler runs the BPF programs did not see (the kernel skipped them: another BPF program was
-// running on that CPU) according to the kernel's per-program miss counters.
-std::uint64_t program_misses(bpf_object* object) {
-    std::uint64_t misses = 0;
-    bpf_program* program;
-    bpf_object__for_each_program(program, object) {
-        const int fd = bpf_program__fd(program);
-        bpf_prog_info info{};
-        __u32 length = sizeof(info);
-        if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &length) == 0)
-            misses += info.recursion_misses;
-    }
-    return misses;
-}
-
 // Reports what changed since the last report: the BPF totals only grow.
 class Reporter {
   public:
@@ -91,7 +74,7 @@ class Reporter {
         std::sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
             return value(a) != value(b) ? value(a) > value(b) : a.name < b.name;
         });
-        const std::uint64_t missed_now = program_misses(object_) + *infos_full_;
+        const std::uint64_t missed_now = recursion_misses(object_) + *infos_full_;
         const std::uint64_t missed = missed_now - missed_;
         missed_ = missed_now;
 
@@ -117,9 +100,7 @@ class Reporter {
             emit_json_line(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
             return;
         }
-        std::string out = "\n";
-        if (options_.common.timestamp)
-            out += fmt::format("{:<8}\n", clock_time());
+        std::string out = report_heading(options_.common.timestamp);
         if (options_.count)
             out += fmt::format("{:<26} {:>11}\n", "HARDIRQ", "TOTAL_count");
         else if (!options_.distributed)
@@ -149,11 +130,9 @@ class Reporter {
     std::uint64_t missed_ = 0;
 };
 
-int run(const Options& options) {
+int run(Options& options) {
     sys::require_bpf_privileges();
-    TaskFilter filter;
-    filter.cgroup_path = options.cgroup;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<hardirqs_bpf>::open();
@@ -162,23 +141,18 @@ int run(const Options& options) {
         hooks::skip(skel.object(), hardirqs_hooks[1]); // counted at entry: no exit program
     else
         hooks::prefer(skel.object(), hardirqs_hooks[1]);
-    filter.configure(skel->rodata);
+    options.filter.configure(skel->rodata);
     skel->rodata->targ_count = options.count;
     skel->rodata->targ_dist = options.distributed;
     skel->rodata->targ_ns = options.nanoseconds;
     skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
+    options.filter.install(skel->maps.ct_cgroup_filter);
     Reporter reporter(options, skel.object(), skel->maps.infos, &skel->bss->infos_full);
     skel.attach();
 
     announce(options.common, options.count ? "Tracing hard irq events... Hit Ctrl-C to end."
                                            : "Tracing hard irq event time... Hit Ctrl-C to end.");
-    Pacing pacing;
-    if (options.interval_s)
-        pacing.interval = std::chrono::seconds(options.interval_s);
-    if (options.count_outputs)
-        pacing.count = options.count_outputs;
-    pacing.run(stop, [&] { reporter.report(); });
+    options.pacing.run(stop, [&] { reporter.report(); });
     return 0;
 }
 
@@ -203,12 +177,10 @@ int hardirqs_main(int argc, char** argv) {
     app.add_flag("-d,--distributed", options.distributed, "Show distributions as histograms")
         ->excludes(count);
     app.add_flag("-N,--nanoseconds", options.nanoseconds, "Output in nanoseconds");
-    app.add_option("-c,--cgroup", options.cgroup,
-                   "Only interrupts that land on tasks in this cgroup v2 path");
+    add_cgroup_option(app, options.filter,
+                      "Only interrupts that land on tasks in this cgroup v2 path");
     add_common_options(app, options.common, true);
-    app.add_option("interval", options.interval_s, "Output interval, in seconds")
-        ->check(positive_integer);
-    app.add_option("count", options.count_outputs, "Number of outputs")->check(positive_integer);
+    add_pacing_options(app, options.pacing);
     return run_tool(app, argc, argv, options.common, [&] { return run(options); });
 }
 

@@ -37,8 +37,7 @@ enum class SortBy { max, total, count };
 
 struct Options {
     CommonOptions common;
-    pid_t pid = 0;
-    pid_t tid = 0;
+    TaskFilter filter;
     std::string caller;
     std::string lock;
     long nr_locks = 99999999;
@@ -137,10 +136,7 @@ class Reporter {
         : options_(options), sort_(sort), stats_(stats), dropped_(dropped) {}
 
     void report() {
-        auto items = stats_.items();
-        if (options_.reset)
-            for (const auto& [key, stat] : items)
-                stats_.erase(key);
+        auto items = options_.reset ? stats_.take() : stats_.items();
         auto value = [this](const klockstat_stat& s) {
             return sort_ == SortBy::max ? s.max_ns : sort_ == SortBy::total ? s.total_ns : s.count;
         };
@@ -271,7 +267,7 @@ std::uint64_t parse_lock(const std::string& text) {
                             text));
 }
 
-int run(const Options& options) {
+int run(Options& options) {
     if (!options.caller.empty())
         throw Error("-c CALLER is not supported yet: caller stacks come with coretrace's "
                     "symbolizer");
@@ -281,16 +277,13 @@ int run(const Options& options) {
     const SortBy sort = parse_sort(options.sort);
     sys::require_bpf_privileges();
     const std::uint64_t lock = options.lock.empty() ? 0 : parse_lock(options.lock);
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.tid = options.tid;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<klockstat_bpf>::open();
     hooks::prefer(skel.object(), klockstat_hooks[0]);
     hooks::prefer(skel.object(), klockstat_hooks[1]);
-    filter.configure(skel->rodata);
+    options.filter.configure(skel->rodata);
     skel->rodata->targ_lock = lock;
     skel->rodata->per_thread = options.per_thread;
     skel.load();
@@ -337,8 +330,8 @@ int klockstat_main(int argc, char** argv) {
         "/proc/kallsyms for a static lock and by address otherwise; caller stacks (-c, -s)\n"
         "are not supported yet.",
         "klockstat"};
-    app.add_option("-p,--pid", options.pid, "Filter by process ID")->check(positive_integer);
-    app.add_option("-t,--tid", options.tid, "Filter by thread ID")->check(positive_integer);
+    add_pid_option(app, options.filter, "Filter by process ID");
+    add_tid_option(app, options.filter, "-t,--tid", "Filter by thread ID");
     app.add_option("-c,--caller", options.caller,
                    "Filter by caller string prefix (not supported yet)");
     app.add_option("-L,--lock", options.lock, "Filter by specific ksym lock name or 0x address");

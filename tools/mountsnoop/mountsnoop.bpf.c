@@ -13,6 +13,7 @@
 /* A record is larger than the library's default scratch slot (perf buffer path). */
 #define CT_EVENT_MAX_BYTES sizeof(struct mountsnoop_event)
 #include <coretrace/filter.bpf.h>
+#include <coretrace/syscall_args.bpf.h>
 #include <coretrace/events.bpf.h>
 
 char LICENSE[] SEC("license") = "GPL";
@@ -42,8 +43,7 @@ static __always_inline int on_enter(struct mountsnoop_args* args) {
         !ct_current_cgroup_selected())
         return 0;
     args->ts_ns = bpf_ktime_get_ns();
-    if (bpf_map_update_elem(&start, &tid, args, BPF_ANY))
-        __sync_fetch_and_add(&args_dropped, 1);
+    ct_args_keep(&start, tid, args, &args_dropped);
     return 0;
 }
 

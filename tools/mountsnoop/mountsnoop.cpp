@@ -55,8 +55,7 @@ constexpr const char* call_names[] = {"mount",    "umount",  "fsopen",
 
 struct Options {
     CommonOptions common;
-    pid_t pid = 0;
-    pid_t tid = 0;
+    TaskFilter filter;
     bool timestamp = false, detailed = false;
     long duration_s = 0;
 };
@@ -362,28 +361,12 @@ class Printer {
 // Chooses the tracepoints of one call (entry and exit): both load, or neither. mount and umount
 // are required; the new mount API (Linux 5.2+) is traced where the kernel has it.
 bool trace_call(bpf_object* object, std::size_t call, bool required) {
-    const auto& enter = mountsnoop_hooks[2 * call];
-    const auto& exit = mountsnoop_hooks[2 * call + 1];
-    try {
-        hooks::prefer(object, enter);
-        hooks::prefer(object, exit);
-        return true;
-    } catch (const Error& e) {
-        if (required)
-            throw;
-        hooks::skip(object, enter);
-        hooks::skip(object, exit);
-        log::debug("{}: not traced: {}", enter.event, e.what());
-        return false;
-    }
+    return hooks::prefer_all(object, std::span(mountsnoop_hooks).subspan(2 * call, 2), required);
 }
 
-int run(const Options& options) {
+int run(Options& options) {
     sys::require_bpf_privileges();
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.tid = options.tid;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<mountsnoop_bpf>::open();
@@ -391,21 +374,11 @@ int run(const Options& options) {
     for (std::size_t call = 0; call < std::size(call_names); call++)
         if (trace_call(skel.object(), call, call < 2))
             traced += (traced.empty() ? "" : ", ") + std::string(call_names[call]);
-    filter.configure(skel->rodata);
-    EventStream::prepare(skel);
-    skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
-
-    Printer printer(options);
-    auto stream = EventStream::of<mountsnoop_event>(
-        skel, [&printer](const mountsnoop_event& event) { printer.print(event); });
-    skel.attach();
-    announce(options.common,
-             fmt::format("Tracing mount syscalls ({})... Hit Ctrl-C to end.", traced));
-    printer.header();
-    pump_events(*stream, stop, seconds(options.duration_s));
-    skel.detach();
-    finish_events(*stream, options.common, skel->bss->args_dropped);
+    run_events<mountsnoop_event, Printer>(
+        skel, options.filter, stop, options.common,
+        {fmt::format("Tracing mount syscalls ({})... Hit Ctrl-C to end.", traced),
+         seconds(options.duration_s), &skel->bss->args_dropped},
+        options);
     return 0;
 }
 
@@ -421,8 +394,8 @@ int mountsnoop_main(int argc, char** argv) {
                  "    mountsnoop -p 1216 # only trace PID 1216\n"
                  "    mountsnoop --json  # one JSON object per call, and a summary at the end",
                  "mountsnoop"};
-    app.add_option("-p,--pid", options.pid, "Process ID to trace")->check(positive_integer);
-    app.add_option("--tid", options.tid, "Thread ID to trace")->check(positive_integer);
+    add_pid_option(app, options.filter);
+    add_tid_option(app, options.filter, "--tid", "Thread ID to trace");
     app.add_flag("-t,--timestamp", options.timestamp, "Include timestamp on output");
     app.add_flag("-d,--detailed", options.detailed, "Output result in detail mode");
     app.add_option("--duration", options.duration_s, "Duration to trace, in seconds")

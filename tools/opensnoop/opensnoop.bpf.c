@@ -10,6 +10,7 @@
 #include <coretrace/filter.bpf.h>
 #include <coretrace/events.bpf.h>
 #include <coretrace/strings.bpf.h>
+#include <coretrace/syscall_args.bpf.h>
 #include "opensnoop.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -58,8 +59,7 @@ static __always_inline int on_enter(const char* path, __u32 flags, __u32 mode, _
     args.flags = flags;
     args.mode = mode;
     args.syscall = syscall;
-    if (bpf_map_update_elem(&start, &tid, &args, BPF_ANY))
-        __sync_fetch_and_add(&args_dropped, 1);
+    ct_args_keep(&start, tid, &args, &args_dropped);
     return 0;
 }
 
@@ -67,15 +67,11 @@ static __always_inline int on_exit(void* ctx, long ret) {
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)id;
     struct opensnoop_event* event;
-    struct open_args* stored;
     struct open_args args;
     long len;
 
-    stored = bpf_map_lookup_elem(&start, &tid);
-    if (!stored)
+    if (!ct_args_take(&start, tid, &args, sizeof(args)))
         return 0;
-    args = *stored;
-    bpf_map_delete_elem(&start, &tid);
     if (targ_failed && ret >= 0)
         return 0;
 
@@ -109,7 +105,7 @@ static __always_inline int on_exit(void* ctx, long ret) {
     }
     if (path_match != OPENSNOOP_PATH_ANY &&
         !ct_occurs_in(event->path, (__u32)len - 1, OPENSNOOP_PATH_LEN, targ_path, targ_path_len,
-                   OPENSNOOP_PATTERN_MAX, path_match == OPENSNOOP_PATH_PREFIX)) {
+                      OPENSNOOP_PATTERN_MAX, path_match == OPENSNOOP_PATH_PREFIX)) {
         ct_event_discard(event);
         return 0;
     }

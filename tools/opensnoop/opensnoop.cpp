@@ -28,11 +28,8 @@ using namespace std::chrono;
 
 struct Options {
     CommonOptions common;
-    pid_t pid = 0;
-    pid_t tid = 0;
-    std::optional<uid_t> uid;
+    TaskFilter filter;
     std::string name;
-    std::string cgroup;
     std::string path_contains;
     std::string path_prefix;
     long duration_s = 0;
@@ -68,18 +65,7 @@ constexpr hooks::EventHooks opensnoop_hooks[] = {
 // after it): both load, or neither. A missing optional call (open(2) does not exist on arm64,
 // openat2(2) before Linux 5.6) is left out; a missing openat(2) is an error.
 bool trace_syscall(bpf_object* object, std::size_t first, bool required) {
-    try {
-        hooks::prefer(object, opensnoop_hooks[first]);
-        hooks::prefer(object, opensnoop_hooks[first + 1]);
-        return true;
-    } catch (const Error& e) {
-        if (required)
-            throw;
-        hooks::skip(object, opensnoop_hooks[first]);
-        hooks::skip(object, opensnoop_hooks[first + 1]);
-        log::debug("{}: not traced: {}", opensnoop_hooks[first].event, e.what());
-        return false;
-    }
+    return hooks::prefer_all(object, std::span(opensnoop_hooks).subspan(first, 2), required);
 }
 
 // Writes the records as they come: libbpf-tools' columns, or one JSON object per record.
@@ -110,17 +96,17 @@ class Printer {
 
         if (options_.common.json) {
             write_json_record({{"ts_ns", unix_ns},
-                                {"pid", event.pid},
-                                {"tid", event.tid},
-                                {"uid", event.uid},
-                                {"comm", comm},
-                                {"fd", fd},
-                                {"errno", err},
-                                {"flags", event.flags},
-                                {"mode", event.mode},
-                                {"path", path},
-                                {"path_truncated", event.path_truncated != 0},
-                                {"syscall", syscall_name(event.syscall)}});
+                               {"pid", event.pid},
+                               {"tid", event.tid},
+                               {"uid", event.uid},
+                               {"comm", comm},
+                               {"fd", fd},
+                               {"errno", err},
+                               {"flags", event.flags},
+                               {"mode", event.mode},
+                               {"path", path},
+                               {"path_truncated", event.path_truncated != 0},
+                               {"syscall", syscall_name(event.syscall)}});
             return;
         }
         if (options_.common.timestamp)
@@ -138,14 +124,9 @@ class Printer {
     KernelClock clock_;
 };
 
-int run(const Options& options) {
+int run(Options& options) {
     sys::require_bpf_privileges();
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.tid = options.tid;
-    filter.cgroup_path = options.cgroup;
-    filter.uid = options.uid;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<opensnoop_bpf>::open();
@@ -157,7 +138,6 @@ int run(const Options& options) {
     if (trace_syscall(skel.object(), 4, false))
         traced.emplace_back("openat2");
 
-    filter.configure(skel->rodata);
     skel->rodata->targ_failed = options.failed;
     std::memcpy(const_cast<char*>(skel->rodata->targ_name), options.name.data(),
                 options.name.size());
@@ -170,25 +150,15 @@ int run(const Options& options) {
         std::memcpy(const_cast<char*>(skel->rodata->targ_path), pattern.data(), pattern.size());
         skel->rodata->targ_path_len = static_cast<__u32>(pattern.size());
     }
-    EventStream::prepare(skel);
-    skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
-
-    Printer printer(options);
-    auto stream = EventStream::of<opensnoop_event>(
-        skel, [&printer](const opensnoop_event& event) { printer.print(event); });
-    skel.attach();
 
     std::string calls;
     for (const auto& name : traced)
         calls += (calls.empty() ? "" : ", ") + name;
-    announce(options.common,
-             fmt::format("Tracing open family syscalls ({})... Hit Ctrl-C to end.", calls));
-    printer.header();
-
-    pump_events(*stream, stop, seconds(options.duration_s));
-    skel.detach();
-    finish_events(*stream, options.common, skel->bss->args_dropped);
+    run_events<opensnoop_event, Printer>(
+        skel, options.filter, stop, options.common,
+        {fmt::format("Tracing open family syscalls ({})... Hit Ctrl-C to end.", calls),
+         seconds(options.duration_s), &skel->bss->args_dropped},
+        options);
     return 0;
 }
 
@@ -219,12 +189,12 @@ int opensnoop_main(int argc, char** argv) {
     app.add_flag("-e,--extended-fields", options.extended, "Print extended fields (FLAGS, octal)");
     app.add_option("-n,--name", options.name, "Trace process names containing this")
         ->check(bounded_text(OPENSNOOP_NAME_MAX, "a command name has at most 15 characters"));
-    app.add_option("-p,--pid", options.pid, "Process ID to trace")->check(positive_integer);
-    app.add_option("-t,--tid", options.tid, "Thread ID to trace")->check(positive_integer);
-    app.add_option("-u,--uid", options.uid, "User ID to trace")->check(user_id);
+    add_pid_option(app, options.filter);
+    add_tid_option(app, options.filter);
+    add_uid_option(app, options.filter, "User ID to trace");
     app.add_flag("-U,--print-uid", options.print_uid, "Print UID");
     app.add_flag("-x,--failed", options.failed, "Failed opens only");
-    app.add_option("-c,--cgroup", options.cgroup, "Trace processes in this cgroup v2 path only");
+    add_cgroup_option(app, options.filter);
     auto* contains =
         app.add_option("--path", options.path_contains, "Only paths containing this (as given)")
             ->check(bounded_text(OPENSNOOP_PATTERN_MAX, "the kernel-side pattern limit"));

@@ -42,7 +42,7 @@ struct Options {
     CommonOptions common;
     long duration_s = 0;
     bool milliseconds = false;
-    pid_t pid = 0;
+    TaskFilter filter;
 };
 
 void report(const Options& options, const readahead_hist& hist) {
@@ -66,17 +66,15 @@ void report(const Options& options, const readahead_hist& hist) {
     std::fflush(stdout);
 }
 
-int run(const Options& options) {
+int run(Options& options) {
     sys::require_bpf_privileges();
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<readahead_bpf>::open();
     for (const auto& event : readahead_hooks)
         hooks::prefer(skel.object(), event);
-    filter.configure(skel->rodata);
+    options.filter.configure(skel->rodata);
     skel->rodata->targ_ms = options.milliseconds;
     skel.load();
     skel.attach();
@@ -113,8 +111,7 @@ int readahead_main(int argc, char** argv) {
     app.add_option("-d,--duration", options.duration_s, "Duration to trace, in seconds")
         ->check(positive_integer);
     app.add_flag("-m,--milliseconds", options.milliseconds, "Millisecond histogram");
-    app.add_option("-p,--pid", options.pid, "Count readahead done by this process only")
-        ->check(positive_integer);
+    add_pid_option(app, options.filter, "Count readahead done by this process only");
     add_common_options(app, options.common, false);
     return run_tool(app, argc, argv, options.common, [&] { return run(options); });
 }

@@ -16,6 +16,7 @@
 #include <bpf/bpf_tracing.h>
 #include <coretrace/filter.bpf.h>
 #include <coretrace/log2.bpf.h>
+#include <coretrace/runq.bpf.h>
 #include <coretrace/task.bpf.h>
 #include "runqlat.h"
 
@@ -25,13 +26,6 @@ const volatile bool targ_per_process = false;
 const volatile bool targ_per_thread = false;
 const volatile bool targ_per_pidns = false;
 const volatile bool targ_ms = false;
-
-/* Thread id -> when it became runnable (0: not waiting). Sized to pid_max by user space. */
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __type(key, __u32);
-    __type(value, __u64);
-} start SEC(".maps");
 
 /* -c only: thread ids last seen inside the cgroup. Sized to pid_max with -c, else 1. */
 struct {
@@ -51,16 +45,8 @@ static struct runqlat_hist empty_hist;
 
 /* `task` became runnable at `now`; `in_cgroup` says whether it passes -c. */
 static __always_inline void enqueue(struct task_struct* task, __u32 tid, bool in_cgroup) {
-    __u32 tgid;
-    __u64 now;
-
-    if (tid == 0 || !in_cgroup)
-        return;
-    tgid = ct_targ_tgid ? BPF_CORE_READ(task, tgid) : 0;
-    if (!ct_pid_selected(tgid, tid))
-        return;
-    now = bpf_ktime_get_ns();
-    bpf_map_update_elem(&start, &tid, &now, BPF_ANY);
+    if (tid && in_cgroup && ct_task_selected(task, tid))
+        ct_runq_begin(tid);
 }
 
 static __always_inline int on_wakeup(struct task_struct* task) {
@@ -93,7 +79,7 @@ static __always_inline int on_switch(bool preempt, struct task_struct* prev,
     __u32 tid = BPF_CORE_READ(next, pid);
     bool in_cgroup = true;
     struct runqlat_hist* hist;
-    __u64 *began, now, delta;
+    __u64 now, delta;
     __u32 key;
     long state;
 
@@ -112,16 +98,8 @@ static __always_inline int on_switch(bool preempt, struct task_struct* prev,
         enqueue(prev, prev_tid, in_cgroup);
 
     /* next: its wait ends now. */
-    if (tid == 0)
+    if (!ct_runq_end(tid, &now, &delta))
         return 0;
-    began = bpf_map_lookup_elem(&start, &tid);
-    if (!began || *began == 0)
-        return 0;
-    now = bpf_ktime_get_ns();
-    delta = now > *began ? now - *began : 0;
-    /* A start is used once (cleared in place, cheaper than a delete on this hot path): a
-     * missed wakeup never turns into a made-up latency, nor does a recycled tid inherit it. */
-    *began = 0;
 
     key = hist_key(next, tid);
     hist = bpf_map_lookup_elem(&hists, &key);

@@ -35,10 +35,8 @@ constexpr hooks::EventHooks runqlat_hooks[] = {{"sched_wakeup", wakeup_sections}
 struct Options {
     CommonOptions common;
     bool milliseconds = false, per_process = false, per_thread = false, per_pidns = false;
-    pid_t pid = 0;
-    std::string cgroup;
-    long interval_s = 0;
-    long count = 0;
+    TaskFilter filter;
+    Pacing pacing;
 
     // The name of a histogram's key in text and JSON, or nullptr for the single histogram.
     const char* key_name() const {
@@ -49,73 +47,51 @@ struct Options {
 void report(const Options& options, HashMap<std::uint32_t, runqlat_hist>& hists) {
     const char* unit = options.milliseconds ? "msecs" : "usecs";
     const char* key_name = options.key_name();
-    auto items = hists.items();
-    for (const auto& [key, hist] : items) // exactly what was read: one walk of the map
-        hists.erase(key);
+    auto items = hists.take();
     std::sort(items.begin(), items.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<KeyedHist> keyed;
+    for (const auto& [key, hist] : items)
+        keyed.push_back({key, fixed_string(hist.comm), hist.slots});
 
     if (options.common.json) {
-        auto histograms = nlohmann::json::array();
-        for (const auto& [key, hist] : items) {
-            nlohmann::json entry;
-            if (key_name) {
-                entry[key_name] = key;
-                entry["comm"] = fixed_string(hist.comm);
-            }
-            entry["count"] = hist_total(hist.slots);
-            entry["buckets"] = log2_hist_json(hist.slots, unit);
-            histograms.push_back(std::move(entry));
-        }
-        emit_json_line(nlohmann::json{
-            {"time_unix_ns", unix_time_ns()}, {"unit", unit}, {"histograms", std::move(histograms)}}
+        emit_json_line(nlohmann::json{{"time_unix_ns", unix_time_ns()},
+                                      {"unit", unit},
+                                      {"histograms", keyed_log2_hists_json(keyed, key_name, unit)}}
                            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         return;
     }
-    std::string out = "\n";
-    if (options.common.timestamp)
-        out += fmt::format("{:<8}\n", clock_time());
-    for (const auto& [key, hist] : items) {
-        if (key_name)
-            out += fmt::format("\n{} = {} {}\n", key_name, key, fixed_string(hist.comm));
-        out += format_log2_hist(hist.slots, unit);
-    }
+    const std::string out =
+        report_heading(options.common.timestamp) + format_keyed_log2_hists(keyed, key_name, unit);
     std::fputs(out.c_str(), stdout);
     std::fflush(stdout);
 }
 
-int run(const Options& options) {
+int run(Options& options) {
     sys::require_bpf_privileges();
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.cgroup_path = options.cgroup;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<runqlat_bpf>::open();
     for (const auto& event : runqlat_hooks)
         hooks::prefer(skel.object(), event);
-    filter.configure(skel->rodata);
+    options.filter.configure(skel->rodata);
     skel->rodata->targ_per_process = options.per_process;
     skel->rodata->targ_per_thread = options.per_thread;
     skel->rodata->targ_per_pidns = options.per_pidns;
     skel->rodata->targ_ms = options.milliseconds;
     const auto pid_max = static_cast<std::uint32_t>(sys::pid_max());
-    bpf_map__set_max_entries(skel->maps.start, pid_max);
-    bpf_map__set_max_entries(skel->maps.cg_members, options.cgroup.empty() ? 1 : pid_max);
+    bpf_map__set_max_entries(skel->maps.ct_runq_start, pid_max);
+    bpf_map__set_max_entries(skel->maps.cg_members,
+                             options.filter.cgroup_path.empty() ? 1 : pid_max);
     bpf_map__set_max_entries(skel->maps.hists, options.key_name() ? pid_max : 1);
     skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
+    options.filter.install(skel->maps.ct_cgroup_filter);
     HashMap<std::uint32_t, runqlat_hist> hists(skel->maps.hists);
     skel.attach();
 
     announce(options.common, "Tracing run queue latency... Hit Ctrl-C to end.");
-    Pacing pacing;
-    if (options.interval_s)
-        pacing.interval = std::chrono::seconds(options.interval_s);
-    if (options.count)
-        pacing.count = options.count;
-    pacing.run(stop, [&] { report(options, hists); });
+    options.pacing.run(stop, [&] { report(options, hists); });
     return 0;
 }
 
@@ -144,12 +120,10 @@ int runqlat_main(int argc, char** argv) {
     app.add_flag("-L,--tids", options.per_thread, "Print a histogram per thread ID")
         ->excludes(per_process)
         ->excludes(per_pidns);
-    app.add_option("-p,--pid", options.pid, "Trace this PID only")->check(positive_integer);
-    app.add_option("-c,--cgroup", options.cgroup, "Trace tasks in this cgroup v2 path only");
+    add_pid_option(app, options.filter, "Trace this PID only");
+    add_cgroup_option(app, options.filter, "Trace tasks in this cgroup v2 path only");
     add_common_options(app, options.common, true);
-    app.add_option("interval", options.interval_s, "Output interval, in seconds")
-        ->check(positive_integer);
-    app.add_option("count", options.count, "Number of outputs")->check(positive_integer);
+    add_pacing_options(app, options.pacing);
     return run_tool(app, argc, argv, options.common, [&] { return run(options); });
 }
 

@@ -30,8 +30,7 @@ struct Options {
     CommonOptions common;
     bool per_cpu = false, occupancy = false;
     long frequency = 99;
-    long interval_s = 0;
-    long count = 0;
+    Pacing pacing;
 };
 
 using Slots = std::array<std::uint32_t, RUNQLEN_MAX_SLOTS>;
@@ -114,9 +113,7 @@ void report(const Options& options, Sampler& sampler) {
                            .dump());
         return;
     }
-    std::string out = "\n";
-    if (options.common.timestamp)
-        out += fmt::format("{:<8}\n", clock_time());
+    std::string out = report_heading(options.common.timestamp);
     for (const auto& [cpu, slots] : hists) {
         if (options.occupancy) {
             out += cpu >= 0
@@ -146,12 +143,7 @@ int run(const Options& options) {
     events.attach(sample);
 
     announce(options.common, "Sampling run queue length... Hit Ctrl-C to end.");
-    Pacing pacing;
-    if (options.interval_s)
-        pacing.interval = std::chrono::seconds(options.interval_s);
-    if (options.count)
-        pacing.count = options.count;
-    pacing.run(stop, [&] { report(options, sampler); });
+    options.pacing.run(stop, [&] { report(options, sampler); });
     events.detach();
     return 0;
 }
@@ -178,9 +170,7 @@ int runqlen_main(int argc, char** argv) {
         ->check(positive_integer);
     app.add_flag("-O,--runqocc", options.occupancy, "Report run queue occupancy");
     add_common_options(app, options.common, true);
-    app.add_option("interval", options.interval_s, "Output interval, in seconds")
-        ->check(positive_integer);
-    app.add_option("count", options.count, "Number of outputs")->check(positive_integer);
+    add_pacing_options(app, options.pacing);
     return run_tool(app, argc, argv, options.common, [&] { return run(options); });
 }
 

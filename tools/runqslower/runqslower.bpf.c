@@ -10,6 +10,7 @@
 #include <bpf/bpf_tracing.h>
 #include <coretrace/events.bpf.h>
 #include <coretrace/filter.bpf.h>
+#include <coretrace/runq.bpf.h>
 #include <coretrace/task.bpf.h>
 #include "runqslower.h"
 
@@ -18,27 +19,11 @@ char LICENSE[] SEC("license") = "GPL";
 /* Report waits longer than this many microseconds (as libbpf-tools: strictly longer). */
 const volatile __u64 min_us = 10000;
 
-/* Thread id -> when it became runnable (0: not waiting). Sized to pid_max by user space. */
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __type(key, __u32);
-    __type(value, __u64);
-} start SEC(".maps");
-
-/* Waits that could not be timed because `start` was full: reported as lost. */
+/* Waits that could not be timed because ct_runq_start was full: reported as lost. */
 __u64 starts_dropped = 0;
 
 static __always_inline void enqueue(struct task_struct* task, __u32 tid) {
-    __u32 tgid;
-    __u64 now;
-
-    if (tid == 0)
-        return;
-    tgid = ct_targ_tgid ? BPF_CORE_READ(task, tgid) : 0;
-    if (!ct_pid_selected(tgid, tid))
-        return;
-    now = bpf_ktime_get_ns();
-    if (bpf_map_update_elem(&start, &tid, &now, BPF_ANY))
+    if (tid && ct_task_selected(task, tid) && ct_runq_begin(tid))
         __sync_fetch_and_add(&starts_dropped, 1);
 }
 
@@ -52,22 +37,13 @@ static __always_inline int on_switch(void* ctx, bool preempt, struct task_struct
     __u32 prev_tid = BPF_CORE_READ(prev, pid);
     __u32 tid = BPF_CORE_READ(next, pid);
     struct runqslower_event* event;
-    __u64 *began, now, delta;
+    __u64 now, delta;
 
     /* prev, still runnable (preempted), waits from now on. */
     if (preempt || ct_task_state(prev) == 0)
         enqueue(prev, prev_tid);
 
-    if (tid == 0)
-        return 0;
-    began = bpf_map_lookup_elem(&start, &tid);
-    if (!began || *began == 0)
-        return 0;
-    now = bpf_ktime_get_ns();
-    delta = now > *began ? now - *began : 0;
-    /* Used once: a missed wakeup never makes a latency out of an older start. */
-    *began = 0;
-    if (delta / 1000 <= min_us)
+    if (!ct_runq_end(tid, &now, &delta) || delta / 1000 <= min_us)
         return 0;
 
     event = ct_event_reserve(sizeof(*event));

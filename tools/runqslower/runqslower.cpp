@@ -31,8 +31,7 @@ constexpr hooks::EventHooks runqslower_hooks[] = {{"sched_wakeup", wakeup_sectio
 
 struct Options {
     CommonOptions common;
-    pid_t pid = 0;
-    pid_t tid = 0;
+    TaskFilter filter;
     bool previous = false;
     long min_us = 10000;
 };
@@ -82,35 +81,25 @@ class Printer {
     KernelClock clock_;
 };
 
-int run(const Options& options) {
+int run(Options& options) {
     sys::require_bpf_privileges();
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.tid = options.tid;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<runqslower_bpf>::open();
     for (const auto& event : runqslower_hooks)
         hooks::prefer(skel.object(), event);
-    filter.configure(skel->rodata);
     skel->rodata->min_us = static_cast<__u64>(options.min_us);
-    bpf_map__set_max_entries(skel->maps.start, static_cast<std::uint32_t>(sys::pid_max()));
-    EventStream::prepare(skel);
-    skel.load();
+    bpf_map__set_max_entries(skel->maps.ct_runq_start, static_cast<std::uint32_t>(sys::pid_max()));
 
-    Printer printer(options);
-    auto stream = EventStream::of<runqslower_event>(
-        skel, [&printer](const runqslower_event& event) { printer.print(event); });
-    skel.attach();
-
-    announce(options.common, fmt::format("Tracing run queue latency higher than {} us... Hit "
-                                         "Ctrl-C to end.",
-                                         options.min_us));
-    printer.header();
-    pump_events(*stream, stop);
-    skel.detach();
-    finish_events(*stream, options.common, skel->bss->starts_dropped);
+    run_events<runqslower_event, Printer>(
+        skel, options.filter, stop, options.common,
+        {fmt::format("Tracing run queue latency higher than {} us... Hit "
+                     "Ctrl-C to end.",
+                     options.min_us),
+         {},
+         &skel->bss->starts_dropped},
+        options);
     return 0;
 }
 
@@ -128,8 +117,8 @@ int runqslower_main(int argc, char** argv) {
         "    runqslower -P      # also show previous task name and TID\n"
         "    runqslower --json 100  # one JSON object per wait, then a summary",
         "runqslower"};
-    app.add_option("-p,--pid", options.pid, "Process PID to trace")->check(positive_integer);
-    app.add_option("-t,--tid", options.tid, "Thread TID to trace")->check(positive_integer);
+    add_pid_option(app, options.filter, "Process PID to trace");
+    add_tid_option(app, options.filter, "-t,--tid", "Thread TID to trace");
     app.add_flag("-P,--previous", options.previous, "Also show previous task name and TID");
     add_common_options(app, options.common, false);
     app.add_option("min_us", options.min_us,

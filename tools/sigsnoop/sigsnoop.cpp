@@ -32,8 +32,7 @@ using namespace std::chrono;
 
 struct Options {
     CommonOptions common;
-    pid_t pid = 0;
-    std::string cgroup;
+    TaskFilter filter;
     std::vector<std::string> signals;
     long duration_s = 0;
     bool failed = false, kill_only = false, names = false;
@@ -184,13 +183,10 @@ void choose_kill_hooks(bpf_object* object) {
     }
 }
 
-int run(const Options& options) {
+int run(Options& options) {
     const std::uint64_t signals = signal_mask(options.signals);
     sys::require_bpf_privileges();
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.cgroup_path = options.cgroup;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<sigsnoop_bpf>::open();
@@ -203,26 +199,15 @@ int run(const Options& options) {
         // Nothing uses the call map without -k.
         bpf_map__set_max_entries(skel->maps.inflight, 1);
     }
-    filter.configure(skel->rodata);
     skel->rodata->targ_failed = options.failed;
     skel->rodata->targ_signals = signals;
     skel->rodata->kill_only = options.kill_only;
-    EventStream::prepare(skel);
-    skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
-
-    Printer printer(options);
-    auto stream = EventStream::of<sigsnoop_event>(
-        skel, [&printer](const sigsnoop_event& event) { printer.print(event); });
-    skel.attach();
-    announce(options.common, options.kill_only
-                                 ? "Tracing kill(2), tkill(2) and tgkill(2)... Hit Ctrl-C to end."
-                                 : "Tracing signals... Hit Ctrl-C to end.");
-    printer.header();
-
-    pump_events(*stream, stop, seconds(options.duration_s));
-    skel.detach();
-    finish_events(*stream, options.common, skel->bss->calls_dropped);
+    run_events<sigsnoop_event, Printer>(
+        skel, options.filter, stop, options.common,
+        {options.kill_only ? "Tracing kill(2), tkill(2) and tgkill(2)... Hit Ctrl-C to end."
+                           : "Tracing signals... Hit Ctrl-C to end.",
+         seconds(options.duration_s), &skel->bss->calls_dropped},
+        options);
     return 0;
 }
 
@@ -254,12 +239,11 @@ int signals_main(const char* name, bool kill_default, int argc, char** argv) {
                  "Trace failed signals only (non-zero RESULT; with -k, a failed call)");
     app.add_flag("-k,--kill", options.kill_only, "Trace signals issued by kill syscall only");
     app.add_flag("-n,--name", options.names, "Output signal name instead of signal number");
-    app.add_option("-p,--pid", options.pid, "Process ID to trace (the sender)")
-        ->check(positive_integer);
+    add_pid_option(app, options.filter, "Process ID to trace (the sender)");
     app.add_option("-s,--signal", options.signals, "Signals to trace (numbers or names)")
         ->delimiter(',')
         ->check(signal_validator);
-    app.add_option("-c,--cgroup", options.cgroup, "Trace senders in this cgroup v2 path only");
+    add_cgroup_option(app, options.filter, "Trace senders in this cgroup v2 path only");
     app.add_option("-d,--duration", options.duration_s, "Duration to trace, in seconds")
         ->check(positive_integer);
     add_common_options(app, options.common, false);

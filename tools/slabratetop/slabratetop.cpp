@@ -31,12 +31,11 @@ constexpr long rows_limit = 10240; // as libbpf-tools: more rows than caches can
 
 struct Options {
     CommonOptions common;
-    pid_t pid = 0;
+    TaskFilter filter;
     bool no_clear = false;
     long rows = 20;
     std::string sort = "size";
-    long interval_s = 1;
-    long count = 0;
+    Pacing pacing{std::chrono::seconds(1), {}};
 };
 
 struct Row {
@@ -46,9 +45,7 @@ struct Row {
 
 void report(const Options& options, HashMap<slabratetop_key, slabratetop_value>& entries,
             const volatile __u64& dropped, std::uint64_t& dropped_seen) {
-    auto items = entries.items();
-    for (const auto& [key, value] : items)
-        entries.erase(key);
+    auto items = entries.take();
     std::vector<Row> rows;
     rows.reserve(items.size());
     for (const auto& [key, value] : items)
@@ -71,7 +68,7 @@ void report(const Options& options, HashMap<slabratetop_key, slabratetop_value>&
         for (const auto& row : rows)
             caches.push_back({{"name", row.name}, {"allocs", row.count}, {"bytes", row.bytes}});
         emit_json_line(nlohmann::json{{"time_unix_ns", unix_time_ns()},
-                                      {"interval_s", options.interval_s},
+                                      {"interval_s", options.pacing.interval.count()},
                                       {"caches", std::move(caches)},
                                       {"dropped", dropped_interval}}
                            .dump());
@@ -92,27 +89,21 @@ void report(const Options& options, HashMap<slabratetop_key, slabratetop_value>&
     std::fflush(stdout);
 }
 
-int run(const Options& options) {
+int run(Options& options) {
     sys::require_bpf_privileges();
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<slabratetop_bpf>::open();
     hooks::prefer(skel.object(), slabratetop_hooks[0]);
-    filter.configure(skel->rodata);
+    options.filter.configure(skel->rodata);
     skel.load();
     HashMap<slabratetop_key, slabratetop_value> entries(skel->maps.slab_entries);
     skel.attach();
 
     announce(options.common, "Tracing slab allocations... Hit Ctrl-C to end.");
-    Pacing pacing;
-    pacing.interval = std::chrono::seconds(options.interval_s);
-    if (options.count)
-        pacing.count = options.count;
     std::uint64_t dropped_seen = 0;
-    pacing.run(stop, [&] { report(options, entries, skel->bss->dropped, dropped_seen); });
+    options.pacing.run(stop, [&] { report(options, entries, skel->bss->dropped, dropped_seen); });
     return 0;
 }
 
@@ -134,19 +125,16 @@ int slabratetop_main(int argc, char** argv) {
                  "tracepoint) nor kmem_cache_alloc_bulk().",
                  "slabratetop"};
     app.add_flag("-C,--noclear", options.no_clear, "Don't clear the screen");
-    app.add_option("-p,--pid", options.pid, "Process ID to trace")->check(positive_integer);
+    add_pid_option(app, options.filter);
     app.add_option("-r,--rows", options.rows, "Maximum rows to print, default 20")
         ->check(positive_integer);
     app.add_option("-s,--sort", options.sort, "Sort columns, default size [name, count, size]")
         ->check(CLI::IsMember({"name", "count", "size"}));
     add_common_options(app, options.common, false);
-    app.add_option("interval", options.interval_s, "Output interval, in seconds (default 1)")
-        ->check(positive_integer);
-    app.add_option("count", options.count, "Number of outputs")->check(positive_integer);
+    add_pacing_options(app, options.pacing, "Output interval, in seconds (default 1)");
     return run_tool(app, argc, argv, options.common, [&] {
-        Options adjusted = options;
-        adjusted.rows = std::min(options.rows, rows_limit);
-        return run(adjusted);
+        options.rows = std::min(options.rows, rows_limit);
+        return run(options);
     });
 }
 

@@ -39,25 +39,8 @@ struct Options {
     CommonOptions common;
     bool count = false, distributed = false, nanoseconds = false;
     int cpu = -1;
-    long interval_s = 0;
-    long count_outputs = 0;
+    Pacing pacing;
 };
-
-// Runs the kernel did not let the programs see (another BPF program was running on that CPU),
-// from the kernel's per-program miss counters.
-std::uint64_t program_misses(bpf_object* object) {
-    std::uint64_t misses = 0;
-    bpf_program* program;
-    bpf_object__for_each_program(program, object) {
-        const int fd = bpf_program__fd(program);
-        bpf_prog_info info{};
-        __u32 length = sizeof(info);
-        if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &length) == 0)
-            misses += info.recursion_misses;
-    }
-    return misses;
-}
-
 template <typename T> T load(const T& value) {
     return __atomic_load_n(&value, __ATOMIC_RELAXED);
 }
@@ -76,7 +59,7 @@ struct Snapshot {
             for (int i = 0; i < SOFTIRQS_MAX_SLOTS; i++)
                 s.slots[v][i] = load(skel.bss->hists[v][i]);
         }
-        s.missed = program_misses(skel.obj) + load(skel.bss->unknown_vectors);
+        s.missed = recursion_misses(skel.obj) + load(skel.bss->unknown_vectors);
         return s;
     }
     Snapshot minus(const Snapshot& before) const {
@@ -115,9 +98,7 @@ void print(const Options& options, const Snapshot& d) {
              d.missed}}.dump());
         return;
     }
-    std::string out = "\n";
-    if (options.common.timestamp)
-        out += fmt::format("{:<8}\n", clock_time());
+    std::string out = report_heading(options.common.timestamp);
     if (options.distributed) {
         for (int v = 0; v < SOFTIRQS_NR_VECTORS; v++) {
             const std::string hist = format_log2_hist(d.slots[v], unit);
@@ -172,12 +153,7 @@ int run(const Options& options) {
     // Everything starts at 0 when loaded: a first snapshot taken here instead, after the
     // banner, would hide what ran between the two from the first report.
     Snapshot last;
-    Pacing pacing;
-    if (options.interval_s)
-        pacing.interval = std::chrono::seconds(options.interval_s);
-    if (options.count_outputs)
-        pacing.count = options.count_outputs;
-    pacing.run(stop, [&] {
+    options.pacing.run(stop, [&] {
         Snapshot now = Snapshot::take(*skel.get());
         print(options, now.minus(last));
         last = now;
@@ -208,9 +184,7 @@ int softirqs_main(int argc, char** argv) {
     app.add_option("-c,--cpu", options.cpu, "Trace this cpu only")
         ->check(CLI::Range(0, 65535).description(""));
     add_common_options(app, options.common, true);
-    app.add_option("interval", options.interval_s, "Output interval, in seconds")
-        ->check(positive_integer);
-    app.add_option("count", options.count_outputs, "Number of outputs")->check(positive_integer);
+    add_pacing_options(app, options.pacing);
     return run_tool(app, argc, argv, options.common, [&] { return run(options); });
 }
 

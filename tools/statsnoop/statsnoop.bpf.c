@@ -8,6 +8,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <coretrace/filter.bpf.h>
+#include <coretrace/syscall_args.bpf.h>
 #include <coretrace/events.bpf.h>
 #include "statsnoop.h"
 
@@ -50,8 +51,7 @@ static __always_inline int on_enter(__u64 path, __s32 dirfd, __u32 flags, __u32 
     args.dirfd = dirfd;
     args.flags = flags;
     args.syscall = syscall;
-    if (bpf_map_update_elem(&start, &tid, &args, BPF_ANY))
-        __sync_fetch_and_add(&args_dropped, 1);
+    ct_args_keep(&start, tid, &args, &args_dropped);
     return 0;
 }
 
@@ -59,15 +59,11 @@ static __always_inline int on_exit(void* ctx, long ret) {
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)id;
     struct statsnoop_event* event;
-    struct stat_args* stored;
     struct stat_args args;
     long len;
 
-    stored = bpf_map_lookup_elem(&start, &tid);
-    if (!stored)
+    if (!ct_args_take(&start, tid, &args, sizeof(args)))
         return 0;
-    args = *stored;
-    bpf_map_delete_elem(&start, &tid);
     if (targ_failed && ret >= 0)
         return 0;
 

@@ -48,9 +48,7 @@ constexpr hooks::EventHooks statsnoop_hooks[] = {
 
 struct Options {
     CommonOptions common;
-    pid_t pid = 0;
-    pid_t tid = 0;
-    std::string cgroup;
+    TaskFilter filter;
     long duration_s = 0;
     bool failed = false, relative_time = false;
 };
@@ -59,18 +57,7 @@ struct Options {
 // load, or neither. Every call is optional (arm64 has no stat, lstat; kernels before 4.11 no
 // statx); statsnoop needs one of them.
 bool trace_syscall(bpf_object* object, std::size_t call) {
-    const auto& enter = statsnoop_hooks[2 * call];
-    const auto& exit = statsnoop_hooks[2 * call + 1];
-    try {
-        hooks::prefer(object, enter);
-        hooks::prefer(object, exit);
-        return true;
-    } catch (const Error& e) {
-        hooks::skip(object, enter);
-        hooks::skip(object, exit);
-        log::debug("{}: not traced: {}", enter.event, e.what());
-        return false;
-    }
+    return hooks::prefer_all(object, std::span(statsnoop_hooks).subspan(2 * call, 2));
 }
 
 // libbpf-tools' columns, or one JSON object per call.
@@ -124,13 +111,9 @@ class Printer {
     std::uint64_t first_ts_ = 0;
 };
 
-int run(const Options& options) {
+int run(Options& options) {
     sys::require_bpf_privileges();
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.tid = options.tid;
-    filter.cgroup_path = options.cgroup;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<statsnoop_bpf>::open();
@@ -142,23 +125,13 @@ int run(const Options& options) {
         throw Error("this kernel has none of the stat system call tracepoints (statfs, newstat, "
                     "newlstat, newfstatat, statx); -v says why each was passed over");
 
-    filter.configure(skel->rodata);
     skel->rodata->targ_failed = options.failed;
-    EventStream::prepare(skel);
-    skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
 
-    Printer printer(options);
-    auto stream = EventStream::of<statsnoop_event>(
-        skel, [&printer](const statsnoop_event& event) { printer.print(event); });
-    skel.attach();
-
-    announce(options.common,
-             fmt::format("Tracing stat syscalls ({})... Hit Ctrl-C to end.", traced));
-    printer.header();
-    pump_events(*stream, stop, seconds(options.duration_s));
-    skel.detach();
-    finish_events(*stream, options.common, skel->bss->args_dropped);
+    run_events<statsnoop_event, Printer>(
+        skel, options.filter, stop, options.common,
+        {fmt::format("Tracing stat syscalls ({})... Hit Ctrl-C to end.", traced),
+         seconds(options.duration_s), &skel->bss->args_dropped},
+        options);
     return 0;
 }
 
@@ -177,9 +150,9 @@ int statsnoop_main(int argc, char** argv) {
                  "    statsnoop -c CG       # only trace processes in cgroup v2 directory CG\n"
                  "    statsnoop --json      # one JSON object per call, and a summary at the end",
                  "statsnoop"};
-    app.add_option("-p,--pid", options.pid, "Process ID to trace")->check(positive_integer);
-    app.add_option("--tid", options.tid, "Thread ID to trace")->check(positive_integer);
-    app.add_option("-c,--cgroup", options.cgroup, "Trace processes in this cgroup v2 path only");
+    add_pid_option(app, options.filter);
+    add_tid_option(app, options.filter, "--tid", "Thread ID to trace");
+    add_cgroup_option(app, options.filter);
     app.add_flag("-x,--failed", options.failed, "Only show failed stats");
     app.add_flag("-t,--timestamp", options.relative_time,
                  "Include timestamp on output (seconds since the first call shown)");

@@ -44,9 +44,7 @@ constexpr hooks::EventHooks syncsnoop_hooks[] = {
 
 struct Options {
     CommonOptions common;
-    pid_t pid = 0;
-    pid_t tid = 0;
-    std::string cgroup;
+    TaskFilter filter;
     long duration_s = 0;
 };
 
@@ -120,44 +118,24 @@ class Printer {
     KernelClock clock_;
 };
 
-int run(const Options& options) {
+int run(Options& options) {
     sys::require_bpf_privileges();
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.tid = options.tid;
-    filter.cgroup_path = options.cgroup;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<syncsnoop_bpf>::open();
     std::string traced;
-    for (std::size_t call = 0; call < SYNCSNOOP_SYSCALLS; call++) {
-        try {
-            hooks::prefer(skel.object(), syncsnoop_hooks[call]);
+    for (std::size_t call = 0; call < SYNCSNOOP_SYSCALLS; call++)
+        if (hooks::prefer_all(skel.object(), std::span(syncsnoop_hooks).subspan(call, 1)))
             traced += (traced.empty() ? "" : ", ") + std::string(syscall_names[call]);
-        } catch (const Error& e) {
-            hooks::skip(skel.object(), syncsnoop_hooks[call]);
-            log::debug("{}: not traced: {}", syncsnoop_hooks[call].event, e.what());
-        }
-    }
     if (traced.empty())
         throw Error("this kernel has none of the sync system call tracepoints (sync, syncfs, "
                     "fsync, fdatasync, msync, sync_file_range); -v says why each was passed over");
-    filter.configure(skel->rodata);
-    EventStream::prepare(skel);
-    skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
-
-    Printer printer(options);
-    auto stream = EventStream::of<syncsnoop_event>(
-        skel, [&printer](const syncsnoop_event& event) { printer.print(event); });
-    skel.attach();
-    announce(options.common,
-             fmt::format("Tracing sync syscalls ({})... Hit Ctrl-C to end.", traced));
-    printer.header();
-    pump_events(*stream, stop, seconds(options.duration_s));
-    skel.detach();
-    finish_events(*stream, options.common);
+    run_events<syncsnoop_event, Printer>(
+        skel, options.filter, stop, options.common,
+        {fmt::format("Tracing sync syscalls ({})... Hit Ctrl-C to end.", traced),
+         seconds(options.duration_s)},
+        options);
     return 0;
 }
 
@@ -172,9 +150,9 @@ int syncsnoop_main(int argc, char** argv) {
                  "    syncsnoop -c CG    # only trace processes in cgroup v2 directory CG\n"
                  "    syncsnoop --json   # one JSON object per call, and a summary at the end",
                  "syncsnoop"};
-    app.add_option("-p,--pid", options.pid, "Process ID to trace")->check(positive_integer);
-    app.add_option("-t,--tid", options.tid, "Thread ID to trace")->check(positive_integer);
-    app.add_option("-c,--cgroup", options.cgroup, "Trace processes in this cgroup v2 path only");
+    add_pid_option(app, options.filter);
+    add_tid_option(app, options.filter);
+    add_cgroup_option(app, options.filter);
     app.add_option("-d,--duration", options.duration_s, "Duration to trace, in seconds")
         ->check(positive_integer);
     add_common_options(app, options.common, false);

@@ -39,8 +39,7 @@ constexpr hooks::EventHooks syscount_hooks[] = {{"syscall entry (-L)", enter_sec
 
 struct Options {
     CommonOptions common;
-    pid_t pid = 0;
-    std::string cgroup;
+    TaskFilter filter;
     bool failures = false, latency = false, milliseconds = false, by_process = false;
     bool list = false;
     int filter_errno = 0;
@@ -195,14 +194,11 @@ int list_syscalls(const Options& options) {
     return 0;
 }
 
-int run(const Options& options) {
+int run(Options& options) {
     if (options.list)
         return list_syscalls(options);
     sys::require_bpf_privileges();
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.cgroup_path = options.cgroup;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<syscount_bpf>::open();
@@ -212,7 +208,7 @@ int run(const Options& options) {
         hooks::skip(skel.object(), syscount_hooks[0]);
     hooks::prefer(skel.object(), syscount_hooks[1]);
 
-    filter.configure(skel->rodata);
+    options.filter.configure(skel->rodata);
     skel->rodata->count_by_process = options.by_process;
     skel->rodata->measure_latency = options.latency;
     skel->rodata->filter_failed = options.failures;
@@ -224,7 +220,7 @@ int run(const Options& options) {
     if (!options.latency)
         bpf_map__set_max_entries(skel->maps.start, 1); // unused
     skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
+    options.filter.install(skel->maps.ct_cgroup_filter);
     skel.attach();
 
     Reporter reporter(options, skel->maps.counts, &skel->bss->dropped);
@@ -280,7 +276,7 @@ int syscount_main(int argc, char** argv) {
         "    syscount -c CG           # trace processes in cgroup v2 directory CG only\n"
         "    syscount --json -i 1     # one JSON object per second",
         "syscount"};
-    app.add_option("-p,--pid", options.pid, "Process PID to trace")->check(positive_integer);
+    add_pid_option(app, options.filter, "Process PID to trace");
     app.add_option("-i,--interval", options.interval_s,
                    "Print summary at this interval (seconds), 0 for infinite wait (default)")
         ->check(CLI::Range(0L, 1000000000L));
@@ -288,7 +284,7 @@ int syscount_main(int argc, char** argv) {
         ->check(positive_integer);
     app.add_option("-T,--top", options.top, "Print only the top syscalls (default 10)")
         ->check(positive_integer);
-    app.add_option("-c,--cgroup", options.cgroup, "Trace processes in this cgroup v2 path only");
+    add_cgroup_option(app, options.filter);
     app.add_flag("-x,--failures", options.failures, "Trace only failed syscalls");
     app.add_flag("-L,--latency", options.latency, "Collect syscall latency");
     app.add_flag("-m,--milliseconds", options.milliseconds,

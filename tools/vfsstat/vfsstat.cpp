@@ -101,10 +101,8 @@ using Counts = std::array<std::uint64_t, VFSSTAT_MAX>;
 
 struct Options {
     CommonOptions common;
-    pid_t pid = 0;
-    std::string cgroup;
-    long interval_s = 1;
-    long count = 0;
+    TaskFilter filter;
+    Pacing pacing{std::chrono::seconds(1), {}};
 };
 
 // Loads every tracepoint this kernel has; a missing optional system call (open(2), creat(2),
@@ -116,19 +114,9 @@ std::vector<std::string> choose_hooks(bpf_object* object) {
     };
     for (std::size_t i = 0; i < std::size(vfsstat_hooks); i++) {
         const bool pair = is(paired, i);
-        try {
-            hooks::prefer(object, vfsstat_hooks[i]);
-            if (pair)
-                hooks::prefer(object, vfsstat_hooks[i + 1]);
-        } catch (const Error& e) {
-            if (is(required, i))
-                throw;
-            hooks::skip(object, vfsstat_hooks[i]);
-            if (pair)
-                hooks::skip(object, vfsstat_hooks[i + 1]);
-            log::debug("{}: not traced: {}", vfsstat_hooks[i].event, e.what());
+        if (!hooks::prefer_all(object, std::span(vfsstat_hooks).subspan(i, pair ? 2 : 1),
+                               is(required, i)))
             missing.emplace_back(vfsstat_hooks[i].event);
-        }
         if (pair)
             i++;
     }
@@ -177,19 +165,16 @@ void report(const Options& options, const Counts& delta, double elapsed) {
     std::fflush(stdout);
 }
 
-int run(const Options& options) {
+int run(Options& options) {
     sys::require_bpf_privileges();
-    TaskFilter filter;
-    filter.tgid = options.pid;
-    filter.cgroup_path = options.cgroup;
-    filter.validate();
+    options.filter.validate();
     StopSignals stop;
 
     auto skel = Skeleton<vfsstat_bpf>::open();
     auto missing = choose_hooks(skel.object());
-    filter.configure(skel->rodata);
+    options.filter.configure(skel->rodata);
     skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
+    options.filter.install(skel->maps.ct_cgroup_filter);
     PerCpuArrayMap<std::uint64_t> counts(skel->maps.counts);
     skel.attach();
 
@@ -197,13 +182,9 @@ int run(const Options& options) {
     if (!options.common.json)
         print_header();
 
-    Pacing pacing;
-    pacing.interval = std::chrono::seconds(options.interval_s);
-    if (options.count)
-        pacing.count = options.count;
     Counts previous{};
     auto started = std::chrono::steady_clock::now();
-    pacing.run(stop, [&] {
+    options.pacing.run(stop, [&] {
         Counts now = read_counts(counts), delta{};
         for (std::size_t i = 0; i < VFSSTAT_MAX; i++)
             delta[i] = now[i] - previous[i];
@@ -238,12 +219,10 @@ int vfsstat_main(int argc, char** argv) {
                  "    vfsstat -p 185   # only calls made by PID 185\n"
                  "    vfsstat --json 1 5  # five 1-second counts as JSON Lines",
                  "vfsstat"};
-    app.add_option("-p,--pid", options.pid, "Count this process only")->check(positive_integer);
-    app.add_option("-c,--cgroup", options.cgroup, "Count processes in this cgroup v2 path only");
+    add_pid_option(app, options.filter, "Count this process only");
+    add_cgroup_option(app, options.filter, "Count processes in this cgroup v2 path only");
     add_common_options(app, options.common, false);
-    app.add_option("interval", options.interval_s, "Output interval, in seconds (default 1)")
-        ->check(positive_integer);
-    app.add_option("count", options.count, "Number of outputs")->check(positive_integer);
+    add_pacing_options(app, options.pacing, "Output interval, in seconds (default 1)");
     return run_tool(app, argc, argv, options.common, [&] { return run(options); });
 }
 

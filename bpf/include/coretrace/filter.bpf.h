@@ -6,6 +6,7 @@
 #define CORETRACE_FILTER_BPF_H
 
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 
 const volatile __u32 ct_targ_tgid = 0;
 const volatile __u32 ct_targ_tid = 0;
@@ -27,6 +28,13 @@ static __always_inline bool ct_pid_selected(__u32 tgid, __u32 tid) {
     if (ct_targ_tid && ct_targ_tid != tid)
         return false;
     return true;
+}
+
+/* The PID/TID filters for a task that need not be the current one (the task woken, switched
+ * in...), whose thread id the caller has read: its tgid is read only when -p needs it, as each
+ * CO-RE read is a helper call on a hot path. */
+static __always_inline bool ct_task_selected(struct task_struct* task, __u32 tid) {
+    return ct_pid_selected(ct_targ_tgid ? BPF_CORE_READ(task, tgid) : 0, tid);
 }
 
 /* True when the current task passes the cgroup filter (only the current task can be tested). */
