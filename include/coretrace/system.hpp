@@ -3,6 +3,7 @@
 
 #include "coretrace/fd.hpp"
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -17,6 +18,8 @@ int pid_max();
 void require_process(pid_t pid);
 // Throws Error("no thread with TID N") unless the thread exists.
 void require_thread(pid_t tid);
+// The process (thread group) of thread `tid`, from /proc; nullopt when it no longer exists.
+std::optional<pid_t> tgid_of(pid_t tid);
 // Whether the calling thread has capability `cap` (CAP_* number) in its effective set.
 bool has_capability(int cap);
 // Throws a clear Error unless the caller can load and attach tracing programs (root, or

@@ -33,6 +33,11 @@ struct TraceLine {
 // dashes.
 std::optional<TraceLine> parse_trace_line(std::string_view text);
 
+// Names what the kernel could not: its command-name cache holds a few hundred tasks, so under
+// process churn a line says "<...>" and has no process ID. Filled from /proc while the thread
+// still exists; left as is otherwise.
+void name_unknown_task(TraceLine& line);
+
 class TracePipe {
   public:
     struct Options {

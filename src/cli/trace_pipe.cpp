@@ -98,6 +98,8 @@ int run(const Options& options) {
     bool output_ok = true;
     auto handle = [&](std::string_view entry) {
         auto line = parse_trace_line(entry);
+        if (line)
+            name_unknown_task(*line);
         if (output_ok && line && filter.selects(*line))
             output_ok = show(entry, *line, options.common.json);
     };

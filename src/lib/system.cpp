@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <fstream>
+#include <optional>
 #include <linux/capability.h>
 #include <linux/magic.h>
 #include <signal.h>
@@ -73,17 +74,20 @@ void require_thread(pid_t tid) {
 void require_process(pid_t pid) {
     if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH))
         throw Error(fmt::format("no process with PID {}", pid), ESRCH);
-    std::ifstream status(fmt::format("/proc/{}/status", pid));
+    const auto tgid = tgid_of(pid);
+    if (tgid && *tgid != pid)
+        throw Error(fmt::format("{} is a thread of process {}, not a process: use -p {}", pid,
+                                *tgid, *tgid),
+                    EINVAL);
+}
+
+std::optional<pid_t> tgid_of(pid_t tid) {
+    std::ifstream status(fmt::format("/proc/{}/status", tid));
     std::string line;
     while (std::getline(status, line))
-        if (line.starts_with("Tgid:")) {
-            int tgid = std::atoi(line.c_str() + 5);
-            if (tgid != pid)
-                throw Error(fmt::format("{} is a thread of process {}, not a process: use -p {}",
-                                        pid, tgid, tgid),
-                            EINVAL);
-            return;
-        }
+        if (line.starts_with("Tgid:"))
+            return static_cast<pid_t>(std::atoi(line.c_str() + 5));
+    return std::nullopt;
 }
 
 void require_bpf_privileges() {

@@ -349,4 +349,14 @@ std::size_t TracePipe::read_available(const std::function<void(std::string_view)
     return entries;
 }
 
+void name_unknown_task(TraceLine& line) {
+    if (line.comm == "<...>") {
+        std::string comm = sys::read_first_line(fmt::format("/proc/{}/comm", line.pid));
+        if (!comm.empty())
+            line.comm = comm;
+    }
+    if (!line.tgid)
+        line.tgid = sys::tgid_of(line.pid);
+}
+
 } // namespace coretrace

@@ -119,18 +119,27 @@ TEST(TracePipe, ShowsExactlyTheHelloLinesOfAChild) {
     auto lines = json_lines(reader->out());
     ASSERT_EQ(lines.size(), static_cast<std::size_t>(writes)) << reader->out();
     double previous = 0;
+    int unnamed = 0;
     for (int i = 0; i < writes; i++) {
         const auto& line = lines[i];
         EXPECT_EQ(line["message"], hello_message(hello, i + 1, child.pid()));
         EXPECT_EQ(line["pid"], child.pid());
-        EXPECT_EQ(line["tgid"], child.pid());
-        EXPECT_EQ(line["comm"], comm);
+        // The kernel names a task from a small cache that process churn (a busy test run) can
+        // evict; trace-pipe then asks /proc, which fails once the child has exited: "<...>" and
+        // no tgid are the kernel's own "unknown", never a wrong name.
+        if (line["comm"] == "<...>") {
+            unnamed++;
+        } else {
+            EXPECT_EQ(line["comm"], comm);
+            EXPECT_EQ(line["tgid"], child.pid());
+        }
         EXPECT_GE(line["cpu"].get<int>(), 0);
         EXPECT_LT(line["cpu"].get<long>(), ::sysconf(_SC_NPROCESSORS_CONF));
         EXPECT_FALSE(line["flags"].get<std::string>().empty());
         EXPECT_GE(line["timestamp"].get<double>(), previous);
         previous = line["timestamp"].get<double>();
     }
+    EXPECT_LT(unnamed, writes) << "no line named its task";
     EXPECT_FALSE(fs::exists(fmt::format("{}/coretrace-{}", instances, reader->pid())));
 }
 
