@@ -18,6 +18,7 @@ packages=(
     libfmt-dev libcli11-dev nlohmann-json3-dev  # library dependencies
     libgtest-dev                                # tests
     systemtap-sdt-dev                           # <sys/sdt.h> for the USDT test fixture
+    iproute2                                    # ip: the audit tests' network namespace and veth
     ${CORETRACE_EXTRA_PACKAGES:-}
 )
 missing=()
