@@ -6,7 +6,7 @@
 
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
-#include "block.h"
+#include <coretrace/block_request.h>
 
 struct request___has_rq_disk {
     struct gendisk* rq_disk;
