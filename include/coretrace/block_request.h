@@ -1,7 +1,8 @@
 /* The block tools (biolatency, biosnoop, bitesize, ...): what their BPF and user sides share
  * about a request. The kernel's REQ_* flag bits move between versions, so the BPF side turns
- * cmd_flags into this stable form (bpf/include/coretrace/block.bpf.h): the operation (REQ_OP_*, whose numbers have
- * been stable since Linux 4.10) in the low 8 bits, and the flags below above them. */
+ * cmd_flags into this stable form (bpf/include/coretrace/block.bpf.h): the operation (REQ_OP_*,
+ * whose numbers have been stable since Linux 4.10) in the low 8 bits, and the flags below above
+ * them. */
 #ifndef CORETRACE_BLOCK_H
 #define CORETRACE_BLOCK_H
 

@@ -134,7 +134,8 @@ static __always_inline int on_enter(long id, const unsigned long* args) {
     if (!ct_pid_selected(pid_tgid >> 32, tid))
         return 0;
     /* The file system is known from the descriptor now; an open's only at its exit. */
-    if (call.op != FSDIST_OPEN && !ct_file_fs_is(ct_current_file((long)args[0]), targ_fs, targ_fs_len))
+    if (call.op != FSDIST_OPEN &&
+        !ct_file_fs_is(ct_current_file((long)args[0]), targ_fs, targ_fs_len))
         return 0;
     call.start_ns = bpf_ktime_get_ns();
     if (bpf_map_update_elem(&start, &tid, &call, BPF_ANY))
