@@ -16,6 +16,13 @@
 
 namespace coretrace {
 
+// Ring buffer sizes. The kernel maps all of a ring into its reader at once, and its data twice
+// (so that a record that wraps around reads as one piece): a ring's size counts twice in the
+// tool's resident memory. Tools whose events come at syscall rates keep the large ring to ride
+// out bursts; tools with one event per connection or bind take the small one (~10 000 records).
+inline constexpr std::uint32_t ring_bytes_for_bursts = 1u << 24;
+inline constexpr std::uint32_t ring_bytes_for_sparse_events = 1u << 20;
+
 class EventStream {
   public:
     using Callback = std::function<void(std::span<const std::byte> record)>;
@@ -26,7 +33,8 @@ class EventStream {
     static void prepare(bpf_map* events, bool* use_perfbuf, __u64* wakeup_bytes,
                         std::uint32_t ring_bytes);
     // The same for a skeleton whose BPF side includes coretrace/events.bpf.h.
-    template <typename Skel> static void prepare(Skel& skel, std::uint32_t ring_bytes = 1u << 24) {
+    template <typename Skel>
+    static void prepare(Skel& skel, std::uint32_t ring_bytes = ring_bytes_for_bursts) {
         prepare(skel->maps.ct_events, &skel->rodata->ct_events_use_perfbuf,
                 &skel->rodata->ct_events_wakeup_bytes, ring_bytes);
     }

@@ -122,7 +122,7 @@ int run(const Options& options) {
     filter.configure(skel->rodata);
     skel->rodata->targ_errors = options.errors;
     inet::store_ports(options.ports, skel->rodata->targ_ports, skel->rodata->targ_ports_len);
-    EventStream::prepare(skel);
+    EventStream::prepare(skel, ring_bytes_for_sparse_events);
     skel.load();
     filter.install(skel->maps.ct_cgroup_filter);
 

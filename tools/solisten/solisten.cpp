@@ -103,7 +103,7 @@ int run(const Options& options) {
     for (const auto& event : solisten_hooks)
         hooks::prefer(skel.object(), event);
     filter.configure(skel->rodata);
-    EventStream::prepare(skel);
+    EventStream::prepare(skel, ring_bytes_for_sparse_events);
     skel.load();
     filter.install(skel->maps.ct_cgroup_filter);
 

@@ -104,7 +104,7 @@ int run(const Options& options) {
         hooks::prefer(skel.object(), event);
     filter.configure(skel->rodata);
     skel->rodata->targ_min_ns = static_cast<__u64>(options.min_ms * 1e6);
-    EventStream::prepare(skel);
+    EventStream::prepare(skel, ring_bytes_for_sparse_events);
     skel.load();
     filter.install(skel->maps.ct_cgroup_filter);
 

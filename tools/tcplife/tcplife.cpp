@@ -105,7 +105,7 @@ int run(const Options& options) {
                       skel->rodata->targ_sports_len);
     inet::store_ports(options.remote_ports, skel->rodata->targ_dports,
                       skel->rodata->targ_dports_len);
-    EventStream::prepare(skel);
+    EventStream::prepare(skel, ring_bytes_for_sparse_events);
     skel.load();
 
     Printer printer(options);

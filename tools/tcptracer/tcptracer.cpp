@@ -126,7 +126,7 @@ int run(const Options& options) {
     skel->rodata->targ_pid = static_cast<__u32>(options.pid);
     skel->rodata->filter_uid = options.uid.has_value();
     skel->rodata->targ_uid = options.uid.value_or(0);
-    EventStream::prepare(skel);
+    EventStream::prepare(skel, ring_bytes_for_sparse_events);
     skel.load();
 
     Printer printer(options);
