@@ -149,6 +149,34 @@ def wait_gone(ids, timeout=5.0):
     return now
 
 
+def wait_attached(before, timeout):
+    """Waits until BPF programs not in `before` are loaded and their set stays the same for 300 ms."""
+    deadline, seen, since = time.monotonic() + timeout, None, None
+    while time.monotonic() < deadline:
+        now = set(bpf_prog_ids()) - set(before)
+        if now and now == seen:
+            if time.monotonic() - since >= 0.3:
+                return sorted(now)
+        else:
+            seen, since = now, time.monotonic()
+        time.sleep(0.02)
+    raise TracerError("no BPF program attached within %gs" % timeout)
+
+
+def wait_quiet(path, quiet=0.3, timeout=30.0):
+    """Waits until the file at `path` has not grown for `quiet` seconds; returns when it last grew."""
+    size, changed = os.path.getsize(path), time.monotonic()
+    deadline = changed + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+        now = os.path.getsize(path)
+        if now != size:
+            size, changed = now, time.monotonic()
+        elif time.monotonic() - changed >= quiet:
+            break
+    return changed
+
+
 def version(argv):
     try:
         r = subprocess.run(argv, capture_output=True, text=True, timeout=10)

@@ -18,7 +18,8 @@ Prints a Markdown table of medians (min-max) and ratios against coretrace; --jso
 """
 import argparse, ctypes, json, os, re, shutil, signal, statistics, subprocess, sys, tempfile, time
 
-from harness import PR_SET_CHILD_SUBREAPER, Tracer, TracerError, bpf_prog_ids, fmt_cell, version, wait_gone
+from harness import (PR_SET_CHILD_SUBREAPER, Tracer, TracerError, bpf_prog_ids, fmt_cell, version, wait_attached,
+                     wait_gone, wait_quiet)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BPFTRACE_PROG = ("tracepoint:syscalls:sys_enter_openat { @path[tid] = args->filename; } "
@@ -49,34 +50,6 @@ def storm(binary, path, threads, count):
     rec = {k: float(v) for k, v in (f.split("=") for f in out.split())}
     rec["started"] = t0
     return rec
-
-
-def wait_attached(before, timeout):
-    """Waits until BPF programs not in `before` are loaded and their set stays the same for 300 ms."""
-    deadline, seen, since = time.monotonic() + timeout, None, None
-    while time.monotonic() < deadline:
-        now = set(bpf_prog_ids()) - set(before)
-        if now and now == seen:
-            if time.monotonic() - since >= 0.3:
-                return sorted(now)
-        else:
-            seen, since = now, time.monotonic()
-        time.sleep(0.02)
-    raise TracerError("no BPF program attached within %gs" % timeout)
-
-
-def wait_quiet(path, quiet=0.3, timeout=30.0):
-    """Waits until the file at `path` has not grown for `quiet` seconds; returns when it last grew."""
-    size, changed = os.path.getsize(path), time.monotonic()
-    deadline = changed + timeout
-    while time.monotonic() < deadline:
-        time.sleep(0.01)
-        now = os.path.getsize(path)
-        if now != size:
-            size, changed = now, time.monotonic()
-        elif time.monotonic() - changed >= quiet:
-            break
-    return changed
 
 
 def main():
