@@ -32,19 +32,17 @@ struct EventRun {
     std::string banner;                         // the announce() line
     std::chrono::seconds duration{};            // -d; zero: until a stop signal
     const volatile __u64* extra_lost = nullptr; // a BPF counter for finish_events' extra_lost
+    std::uint32_t ring_bytes = ring_bytes_for_bursts;
 };
 
-// The run of an event tool whose skeleton is open and configured, its hooks chosen: sets the
-// filter's .rodata, loads, installs the filter, makes its Printer from `printer_args` (a Printer
-// made here sees the time after load), streams each Record to printer.print(record), attaches,
-// announces, prints printer.header(), then pumps, detaches and finishes.
+// The run of an event tool whose skeleton is loaded: makes its Printer from `printer_args` (a
+// Printer made here sees the time after load), streams each Record to printer.print(record),
+// attaches, announces, prints printer.header(), then pumps and detaches. A Printer with a
+// finish() (totals, say) gets it once the last records are in, before the loss summary, which
+// is the last line of --json output.
 template <typename Record, typename Printer, typename Bpf, typename... PrinterArgs>
-void run_events(Skeleton<Bpf>& skel, const TaskFilter& filter, StopSignals& stop,
-                const CommonOptions& common, const EventRun& run, PrinterArgs&&... printer_args) {
-    filter.configure(skel->rodata);
-    EventStream::prepare(skel);
-    skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
+void stream_loaded_events(Skeleton<Bpf>& skel, StopSignals& stop, const CommonOptions& common,
+                          const EventRun& run, PrinterArgs&&... printer_args) {
     Printer printer(std::forward<PrinterArgs>(printer_args)...);
     auto stream =
         EventStream::of<Record>(skel, [&printer](const Record& record) { printer.print(record); });
@@ -53,7 +51,34 @@ void run_events(Skeleton<Bpf>& skel, const TaskFilter& filter, StopSignals& stop
     printer.header();
     pump_events(*stream, stop, run.duration);
     skel.detach();
+    if constexpr (requires { printer.finish(); }) {
+        stream->poll(std::chrono::milliseconds(0));
+        printer.finish();
+    }
     finish_events(*stream, common, run.extra_lost ? *run.extra_lost : 0);
+}
+
+// The run of an event tool whose skeleton is open and configured, its hooks chosen: sets the
+// filter's .rodata, sizes the ring, loads, installs the filter, then stream_loaded_events.
+template <typename Record, typename Printer, typename Bpf, typename... PrinterArgs>
+void run_events(Skeleton<Bpf>& skel, const TaskFilter& filter, StopSignals& stop,
+                const CommonOptions& common, const EventRun& run, PrinterArgs&&... printer_args) {
+    filter.configure(skel->rodata);
+    EventStream::prepare(skel, run.ring_bytes);
+    skel.load();
+    filter.install(skel->maps.ct_cgroup_filter);
+    stream_loaded_events<Record, Printer>(skel, stop, common, run,
+                                          std::forward<PrinterArgs>(printer_args)...);
+}
+
+// The same for a tool without the library's task filter (its BPF side filters by itself).
+template <typename Record, typename Printer, typename Bpf, typename... PrinterArgs>
+void run_events(Skeleton<Bpf>& skel, StopSignals& stop, const CommonOptions& common,
+                const EventRun& run, PrinterArgs&&... printer_args) {
+    EventStream::prepare(skel, run.ring_bytes);
+    skel.load();
+    stream_loaded_events<Record, Printer>(skel, stop, common, run,
+                                          std::forward<PrinterArgs>(printer_args)...);
 }
 
 } // namespace coretrace

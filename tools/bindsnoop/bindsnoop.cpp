@@ -119,23 +119,14 @@ int run(const Options& options) {
     auto skel = Skeleton<bindsnoop_bpf>::open();
     for (const auto& event : bindsnoop_hooks)
         hooks::prefer(skel.object(), event);
-    filter.configure(skel->rodata);
     skel->rodata->targ_errors = options.errors;
     inet::store_ports(options.ports, skel->rodata->targ_ports, skel->rodata->targ_ports_len);
-    EventStream::prepare(skel, ring_bytes_for_sparse_events);
-    skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
-
-    Printer printer(options);
-    auto stream = EventStream::of<bindsnoop_event>(
-        skel, [&printer](const bindsnoop_event& event) { printer.print(event); });
-    skel.attach();
-
-    announce(options.common, "Tracing binds ... Hit Ctrl-C to end");
-    printer.header();
-    pump_events(*stream, stop, seconds(options.duration_s));
-    skel.detach();
-    finish_events(*stream, options.common, skel->bss->dropped);
+    run_events<bindsnoop_event, Printer>(skel, filter, stop, options.common,
+                                         {.banner = "Tracing binds ... Hit Ctrl-C to end",
+                                          .duration = seconds(options.duration_s),
+                                          .extra_lost = &skel->bss->dropped,
+                                          .ring_bytes = ring_bytes_for_sparse_events},
+                                         options);
     return 0;
 }
 

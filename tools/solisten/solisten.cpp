@@ -102,21 +102,12 @@ int run(const Options& options) {
     auto skel = Skeleton<solisten_bpf>::open();
     for (const auto& event : solisten_hooks)
         hooks::prefer(skel.object(), event);
-    filter.configure(skel->rodata);
-    EventStream::prepare(skel, ring_bytes_for_sparse_events);
-    skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
-
-    Printer printer(options);
-    auto stream = EventStream::of<solisten_event>(
-        skel, [&printer](const solisten_event& event) { printer.print(event); });
-    skel.attach();
-
-    announce(options.common, "Tracing listen syscalls... Hit Ctrl-C to end.");
-    printer.header();
-    pump_events(*stream, stop, seconds(options.duration_s));
-    skel.detach();
-    finish_events(*stream, options.common, skel->bss->dropped);
+    run_events<solisten_event, Printer>(skel, filter, stop, options.common,
+                                        {.banner = "Tracing listen syscalls... Hit Ctrl-C to end.",
+                                         .duration = seconds(options.duration_s),
+                                         .extra_lost = &skel->bss->dropped,
+                                         .ring_bytes = ring_bytes_for_sparse_events},
+                                        options);
     return 0;
 }
 

@@ -100,7 +100,7 @@ class Printer {
     }
 
     // -c: the table of counts, at the end.
-    void counts() const {
+    void finish() const {
         if (!options_.count)
             return;
         if (!options_.common.json) {
@@ -149,25 +149,13 @@ int run(const Options& options) {
     auto skel = Skeleton<tcpconnect_bpf>::open();
     for (const auto& event : tcpconnect_hooks)
         hooks::prefer(skel.object(), event);
-    filter.configure(skel->rodata);
     inet::store_ports(options.ports, skel->rodata->targ_ports, skel->rodata->targ_ports_len);
-    EventStream::prepare(skel, ring_bytes_for_sparse_events);
-    skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
-
-    Printer printer(options);
-    auto stream = EventStream::of<tcpconnect_event>(
-        skel, [&printer](const tcpconnect_event& event) { printer.print(event); });
-    skel.attach();
-
-    announce(options.common, "Tracing connect ... Hit Ctrl-C to end");
-    printer.header();
-    pump_events(*stream, stop, seconds(options.duration_s));
-    skel.detach();
-    // The counts come before the summary line, which is the last line of --json output.
-    stream->poll(milliseconds(0));
-    printer.counts();
-    finish_events(*stream, options.common, skel->bss->dropped);
+    run_events<tcpconnect_event, Printer>(skel, filter, stop, options.common,
+                                          {.banner = "Tracing connect ... Hit Ctrl-C to end",
+                                           .duration = seconds(options.duration_s),
+                                           .extra_lost = &skel->bss->dropped,
+                                           .ring_bytes = ring_bytes_for_sparse_events},
+                                          options);
     return 0;
 }
 

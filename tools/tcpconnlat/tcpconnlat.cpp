@@ -102,22 +102,14 @@ int run(const Options& options) {
     auto skel = Skeleton<tcpconnlat_bpf>::open();
     for (const auto& event : tcpconnlat_hooks)
         hooks::prefer(skel.object(), event);
-    filter.configure(skel->rodata);
     skel->rodata->targ_min_ns = static_cast<__u64>(options.min_ms * 1e6);
-    EventStream::prepare(skel, ring_bytes_for_sparse_events);
-    skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
-
-    Printer printer(options);
-    auto stream = EventStream::of<tcpconnlat_event>(
-        skel, [&printer](const tcpconnlat_event& event) { printer.print(event); });
-    skel.attach();
-
-    announce(options.common, "Tracing connect latency... Hit Ctrl-C to end.");
-    printer.header();
-    pump_events(*stream, stop, seconds(options.duration_s));
-    skel.detach();
-    finish_events(*stream, options.common, skel->bss->dropped);
+    run_events<tcpconnlat_event, Printer>(
+        skel, filter, stop, options.common,
+        {.banner = "Tracing connect latency... Hit Ctrl-C to end.",
+         .duration = seconds(options.duration_s),
+         .extra_lost = &skel->bss->dropped,
+         .ring_bytes = ring_bytes_for_sparse_events},
+        options);
     return 0;
 }
 

@@ -105,19 +105,12 @@ int run(const Options& options) {
                       skel->rodata->targ_sports_len);
     inet::store_ports(options.remote_ports, skel->rodata->targ_dports,
                       skel->rodata->targ_dports_len);
-    EventStream::prepare(skel, ring_bytes_for_sparse_events);
-    skel.load();
-
-    Printer printer(options);
-    auto stream = EventStream::of<tcplife_event>(
-        skel, [&printer](const tcplife_event& event) { printer.print(event); });
-    skel.attach();
-
-    announce(options.common, "Tracing TCP sessions... Hit Ctrl-C to end.");
-    printer.header();
-    pump_events(*stream, stop, seconds(options.duration_s));
-    skel.detach();
-    finish_events(*stream, options.common, skel->bss->dropped);
+    run_events<tcplife_event, Printer>(skel, stop, options.common,
+                                       {.banner = "Tracing TCP sessions... Hit Ctrl-C to end.",
+                                        .duration = seconds(options.duration_s),
+                                        .extra_lost = &skel->bss->dropped,
+                                        .ring_bytes = ring_bytes_for_sparse_events},
+                                       options);
     return 0;
 }
 

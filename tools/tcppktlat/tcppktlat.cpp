@@ -102,24 +102,15 @@ int run(const Options& options) {
     auto skel = Skeleton<tcppktlat_bpf>::open();
     for (const auto& event : tcppktlat_hooks)
         hooks::prefer(skel.object(), event);
-    filter.configure(skel->rodata);
     skel->rodata->targ_sport = static_cast<__u16>(options.lport);
     skel->rodata->targ_dport = static_cast<__u16>(options.rport);
     skel->rodata->targ_min_ns = static_cast<__u64>(options.min_us) * 1000;
-    EventStream::prepare(skel);
-    skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
-
-    Printer printer(options);
-    auto stream = EventStream::of<tcppktlat_event>(
-        skel, [&printer](const tcppktlat_event& event) { printer.print(event); });
-    skel.attach();
-
-    announce(options.common, "Tracing TCP packet pick-up latency... Hit Ctrl-C to end.");
-    printer.header();
-    pump_events(*stream, stop, seconds(options.duration_s));
-    skel.detach();
-    finish_events(*stream, options.common, skel->bss->dropped);
+    run_events<tcppktlat_event, Printer>(
+        skel, filter, stop, options.common,
+        {.banner = "Tracing TCP packet pick-up latency... Hit Ctrl-C to end.",
+         .duration = seconds(options.duration_s),
+         .extra_lost = &skel->bss->dropped},
+        options);
     return 0;
 }
 

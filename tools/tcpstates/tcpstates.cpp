@@ -114,19 +114,13 @@ int run(const Options& options) {
                       skel->rodata->targ_sports_len);
     inet::store_ports(options.remote_ports, skel->rodata->targ_dports,
                       skel->rodata->targ_dports_len);
-    EventStream::prepare(skel, ring_bytes_for_sparse_events);
-    skel.load();
-
-    Printer printer(options);
-    auto stream = EventStream::of<tcpstates_event>(
-        skel, [&printer](const tcpstates_event& event) { printer.print(event); });
-    skel.attach();
-
-    announce(options.common, "Tracing TCP state changes... Hit Ctrl-C to end.");
-    printer.header();
-    pump_events(*stream, stop, seconds(options.duration_s));
-    skel.detach();
-    finish_events(*stream, options.common, skel->bss->dropped);
+    run_events<tcpstates_event, Printer>(
+        skel, stop, options.common,
+        {.banner = "Tracing TCP state changes... Hit Ctrl-C to end.",
+         .duration = seconds(options.duration_s),
+         .extra_lost = &skel->bss->dropped,
+         .ring_bytes = ring_bytes_for_sparse_events},
+        options);
     return 0;
 }
 

@@ -126,19 +126,12 @@ int run(const Options& options) {
     skel->rodata->targ_pid = static_cast<__u32>(options.pid);
     skel->rodata->filter_uid = options.uid.has_value();
     skel->rodata->targ_uid = options.uid.value_or(0);
-    EventStream::prepare(skel, ring_bytes_for_sparse_events);
-    skel.load();
-
-    Printer printer(options);
-    auto stream = EventStream::of<tcptracer_event>(
-        skel, [&printer](const tcptracer_event& event) { printer.print(event); });
-    skel.attach();
-
-    announce(options.common, "Tracing TCP established connections. Hit Ctrl-C to end.");
-    printer.header();
-    pump_events(*stream, stop, seconds(options.duration_s));
-    skel.detach();
-    finish_events(*stream, options.common);
+    run_events<tcptracer_event, Printer>(
+        skel, stop, options.common,
+        {.banner = "Tracing TCP established connections. Hit Ctrl-C to end.",
+         .duration = seconds(options.duration_s),
+         .ring_bytes = ring_bytes_for_sparse_events},
+        options);
     return 0;
 }
 
