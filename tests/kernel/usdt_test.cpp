@@ -18,9 +18,13 @@ namespace {
 
 const std::string kTarget = UPROBE_TARGET_BINARY;
 
-std::unique_ptr<Subprocess> start_target(int adds) {
-    auto target = std::make_unique<Subprocess>(
-        std::vector<std::string>{kTarget, std::to_string(adds), "0", "0"});
+// The target, waiting for SIGUSR1; with `hold`, for a second round of the gated probe after a
+// second SIGUSR1.
+std::unique_ptr<Subprocess> start_target(int adds, bool hold = false) {
+    std::vector<std::string> argv{kTarget, std::to_string(adds), "0", "0"};
+    if (hold)
+        argv.emplace_back("hold");
+    auto target = std::make_unique<Subprocess>(argv);
     EXPECT_TRUE(target->wait_for("ready ")) << target->err();
     return target;
 }
@@ -86,6 +90,23 @@ TEST(Usdt, ProbeWithSemaphoreInARunningProcess) {
     auto [gated, semaphore] = gated_line(target->out());
     EXPECT_EQ(gated, kFirings) << target->out();
     EXPECT_GE(semaphore, 1) << target->out();
+}
+
+TEST(Usdt, SemaphoreIsReleasedWhenTheTracerExits) {
+    constexpr int kFirings = 3;
+    auto target = start_target(kFirings, true);
+    auto run = run_around(
+        {"usdt", "--json", "-p", std::to_string(target->pid()), kTarget, "coretrace_target:gated"},
+        [&] {
+            target->signal(SIGUSR1);
+            EXPECT_TRUE(target->wait_for("done ")) << target->out();
+        });
+    EXPECT_EQ(of_process(run, target->pid()).size(), static_cast<std::size_t>(kFirings)) << run.out;
+    EXPECT_EQ(gated_line(target->out()), std::make_pair(long{kFirings}, 1L)) << target->out();
+    // usdt has exited: the kernel counted the semaphore back down, so the probe stays off.
+    target->signal(SIGUSR1);
+    EXPECT_EQ(target->wait(), 0) << target->err();
+    EXPECT_NE(target->out().find("again gated=0 semaphore=0"), std::string::npos) << target->out();
 }
 
 TEST(Usdt, TextOutputShowsDecodedArguments) {

@@ -11,7 +11,8 @@
  *   coretrace_target:gated(i, "gated") ADDS times, fired only while its semaphore is set (a
  *     tracer is attached); the line "gated=N semaphore=S" says how often it fired and the
  *     largest semaphore value seen.
- *   With "hold" it waits for a second SIGUSR1 before exiting. */
+ *   With "hold" it then waits for a second SIGUSR1, calls the gated probe ADDS times again and
+ *     prints "again gated=N semaphore=S" (0 and 0 once the tracer has detached). */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +37,21 @@ __attribute__((noinline, noclone, used)) void ct_target_sleep_2ms(void) {
         ;
 }
 
+/* Fires the gated probe `count` times; how often it fired and the largest semaphore seen. */
+static long run_gated(long count, unsigned* semaphore) {
+    long gated = 0;
+    *semaphore = 0;
+    for (long i = 0; i < count; i++) {
+        unsigned value = ct_target_gated(i);
+        if (value) {
+            gated++;
+            if (value > *semaphore)
+                *semaphore = value;
+        }
+    }
+    return gated;
+}
+
 static void wait_go(const sigset_t* set) {
     int sig = 0;
     sigwait(set, &sig);
@@ -56,18 +72,13 @@ int main(int argc, char** argv) {
     fflush(stdout);
     wait_go(&set);
 
-    long sum = 0, gated = 0;
+    long sum = 0;
     unsigned semaphore = 0;
     for (long i = 0; i < adds; i++) {
         sum += ct_target_add(i, 1000);
         STAP_PROBE3(coretrace_target, plain, i, -5 * i, "plain");
-        unsigned value = ct_target_gated(i);
-        if (value) {
-            gated++;
-            if (value > semaphore)
-                semaphore = value;
-        }
     }
+    long gated = run_gated(adds, &semaphore);
     for (long i = 0; i < sleeps; i++)
         ct_target_sleep_2ms();
     for (long i = 0; i < mallocs; i++) {
@@ -76,7 +87,11 @@ int main(int argc, char** argv) {
     }
     printf("done sum=%ld gated=%ld semaphore=%u\n", sum, gated, semaphore);
     fflush(stdout);
-    if (hold)
+    if (hold) {
         wait_go(&set);
+        gated = run_gated(adds, &semaphore);
+        printf("again gated=%ld semaphore=%u\n", gated, semaphore);
+        fflush(stdout);
+    }
     return 0;
 }
