@@ -152,7 +152,7 @@ int uprobe_main(int argc, char** argv) {
         "EXAMPLES:\n"
         "    uprobe libc.so.6:malloc -p 181   # malloc() calls of process 181\n"
         "    uprobe -r /bin/bash:readline     # readline() returns in every bash\n"
-        "    uprobe -r -p 181 :main           # main() of process 181, when it returns\n"
+        "    uprobe -r -p 181 :parse_request  # a function of process 181's program\n"
         "    uprobe -a 2 libc:write           # write() calls, first two arguments\n"
         "    uprobe --json libc:free -d 5     # five seconds of free() calls, as JSON Lines",
         "uprobe"};
