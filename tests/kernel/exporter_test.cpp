@@ -326,6 +326,30 @@ TEST(Exporter, AnswersOnlyMetricsAndSurvivesGarbage) {
     EXPECT_EQ(exporter.process().wait(), 0) << exporter.process().err();
 }
 
+TEST(Exporter, HalfOpenClientsDoNotBlockAScrape) {
+    Exporter exporter({"syscount"});
+    ASSERT_NE(exporter.port(), 0) << exporter.process().err();
+    // Three clients that send half a request and then nothing (4 workers serve).
+    std::vector<int> stalled;
+    for (int i = 0; i < 3; i++) {
+        const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(static_cast<std::uint16_t>(exporter.port()));
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+        (void)!write(fd, "GET /metr", 9);
+        stalled.push_back(fd);
+    }
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_EQ(scrape(exporter.port()).status, 200);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+    for (int fd : stalled)
+        close(fd);
+    exporter.process().signal(SIGINT);
+    EXPECT_EQ(exporter.process().wait(), 0) << exporter.process().err();
+}
+
 TEST(Exporter, LeavesNothingLoadedAfterSigint) {
     Exporter exporter({});
     ASSERT_NE(exporter.port(), 0) << exporter.process().err();
