@@ -19,6 +19,8 @@ packages=(
     libgtest-dev                                # tests
     systemtap-sdt-dev                           # <sys/sdt.h> for the USDT test fixture
     iproute2                                    # ip: the audit tests' network namespace and veth
+    libcivetweb-dev libyaml-cpp-dev             # the exporter's HTTP server and --config
+    prometheus                                  # promtool and a server for the exporter's tests
     ${CORETRACE_EXTRA_PACKAGES:-}
 )
 missing=()

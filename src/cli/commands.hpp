@@ -12,6 +12,7 @@ struct Command {
 };
 
 int audit_main(int argc, char** argv);
+int exporter_main(int argc, char** argv);
 int features_main(int argc, char** argv);
 int bpf_main(int argc, char** argv);
 int list_main(int argc, char** argv);
@@ -23,6 +24,8 @@ inline constexpr Command commands[] = {
      audit_main},
     {"bpf", "the BPF programs, maps and links loaded here, who holds them, where they are pinned",
      bpf_main},
+    {"exporter", "the tools' in-kernel histograms and counters as Prometheus metrics on /metrics",
+     exporter_main},
     {"features", "what this kernel offers to a tracing user, tested by the probes the tools use",
      features_main},
     {"list", "the hooks this machine offers (tracepoints, tp_btf, uprobes, USDT), like bpftrace -l",

@@ -1,7 +1,6 @@
 // biolatency: block device I/O latency as log2 histograms, libbpf-tools' biolatency with its
 // flags (-Q -D -F -m -d DISK -c CG -T, [interval] [count]) and text output, plus --json.
-#include "biolatency.skel.h"
-#include "biolatency.h"
+#include "biolatency_setup.hpp"
 #include "coretrace/block_devices.hpp"
 
 #include "coretrace/clock.hpp"
@@ -22,22 +21,11 @@ namespace {
 
 using namespace coretrace;
 
-// raw_tp first: the same struct request reads as tp_btf, without libbpf parsing the whole kernel
-// BTF to find a tp_btf attach point. libbpf-tools uses tp_btf, and classic tracepoints on kernels
-// without BTF; these tracepoints' classic form carries no request pointer to pair events by.
-constexpr std::string_view insert_sections[] = {"raw_tp/block_rq_insert", "tp_btf/block_rq_insert"};
-constexpr std::string_view issue_sections[] = {"raw_tp/block_rq_issue", "tp_btf/block_rq_issue"};
-constexpr std::string_view complete_sections[] = {"raw_tp/block_rq_complete",
-                                                  "tp_btf/block_rq_complete"};
-constexpr hooks::EventHooks biolatency_hooks[] = {
-    {"block_rq_insert (-Q)", insert_sections},
-    {"block_rq_issue", issue_sections},
-    {"block_rq_complete", complete_sections},
-};
+constexpr auto& biolatency_hooks = biolatency::hook_table;
 
 struct Options {
     CommonOptions common;
-    bool queued = false, per_disk = false, per_flag = false, milliseconds = false;
+    biolatency::Settings settings;
     std::string disk;
     std::string cgroup;
     long interval_s = 0;
@@ -46,7 +34,7 @@ struct Options {
 
 void report(const Options& options, HashMap<biolatency_key, biolatency_hist>& hists,
             block::DiskNames& disks, std::uint64_t dropped) {
-    const char* unit = options.milliseconds ? "msecs" : "usecs";
+    const char* unit = options.settings.milliseconds ? "msecs" : "usecs";
     auto items = hists.items();
     for (const auto& [key, hist] : items)
         hists.erase(key);
@@ -58,9 +46,9 @@ void report(const Options& options, HashMap<biolatency_key, biolatency_hist>& hi
         auto histograms = nlohmann::json::array();
         for (const auto& [key, hist] : items) {
             nlohmann::json entry;
-            if (options.per_disk)
+            if (options.settings.per_disk)
                 entry["disk"] = disks(key.dev);
-            if (options.per_flag) {
+            if (options.settings.per_flag) {
                 entry["flags"] = block::flags_text(key.flags);
                 entry["op"] = block::direction(key.flags);
             }
@@ -70,7 +58,7 @@ void report(const Options& options, HashMap<biolatency_key, biolatency_hist>& hi
         }
         emit_json_line(nlohmann::json{{"time_unix_ns", unix_time_ns()},
                                       {"unit", unit},
-                                      {"queued", options.queued},
+                                      {"queued", options.settings.queued},
                                       {"untracked_requests", dropped},
                                       {"histograms", std::move(histograms)}}
                            .dump());
@@ -80,11 +68,11 @@ void report(const Options& options, HashMap<biolatency_key, biolatency_hist>& hi
     if (options.common.timestamp)
         out += fmt::format("{:<8}\n", clock_time());
     for (const auto& [key, hist] : items) {
-        if (options.per_disk)
+        if (options.settings.per_disk)
             out += fmt::format("\ndisk = {}\t", disks(key.dev));
-        if (options.per_flag)
+        if (options.settings.per_flag)
             out += "flags = " + block::flags_text(key.flags);
-        if (options.per_disk || options.per_flag)
+        if (options.settings.per_disk || options.settings.per_flag)
             out += "\n";
         out += format_log2_hist(hist.slots, unit);
     }
@@ -97,27 +85,13 @@ int run(const Options& options) {
     TaskFilter filter;
     filter.cgroup_path = options.cgroup;
     filter.validate();
-    const std::uint32_t dev = options.disk.empty() ? 0 : block::disk_dev(options.disk);
+    biolatency::Settings settings = options.settings;
+    settings.dev = options.disk.empty() ? 0 : block::disk_dev(options.disk);
     block::DiskNames disks;
     StopSignals stop;
 
-    auto skel = Skeleton<biolatency_bpf>::open();
-    if (options.queued)
-        hooks::prefer(skel.object(), biolatency_hooks[0]);
-    else
-        hooks::skip(skel.object(), biolatency_hooks[0]);
-    hooks::prefer(skel.object(), biolatency_hooks[1]);
-    hooks::prefer(skel.object(), biolatency_hooks[2]);
-    filter.configure(skel->rodata);
-    skel->rodata->targ_queued = options.queued;
-    skel->rodata->targ_per_disk = options.per_disk;
-    skel->rodata->targ_per_flag = options.per_flag;
-    skel->rodata->targ_ms = options.milliseconds;
-    skel->rodata->targ_dev = dev;
-    skel.load();
-    filter.install(skel->maps.ct_cgroup_filter);
+    auto skel = biolatency::start(settings, filter);
     HashMap<biolatency_key, biolatency_hist> hists(skel->maps.hists);
-    skel.attach();
 
     announce(options.common, "Tracing block device I/O... Hit Ctrl-C to end.");
     Pacing pacing;
@@ -152,10 +126,10 @@ int biolatency_main(int argc, char** argv) {
                  "    biolatency -c CG        # Trace process under cgroupsPath CG\n"
                  "    biolatency --json -D 1 5  # five 1-second histograms per disk as JSON Lines",
                  "biolatency"};
-    app.add_flag("-m,--milliseconds", options.milliseconds, "Millisecond histogram");
-    app.add_flag("-Q,--queued", options.queued, "Include OS queued time in I/O time");
-    app.add_flag("-D,--disks", options.per_disk, "Print a histogram per disk device");
-    app.add_flag("-F,--flag", options.per_flag, "Print a histogram per set of I/O flags");
+    app.add_flag("-m,--milliseconds", options.settings.milliseconds, "Millisecond histogram");
+    app.add_flag("-Q,--queued", options.settings.queued, "Include OS queued time in I/O time");
+    app.add_flag("-D,--disks", options.settings.per_disk, "Print a histogram per disk device");
+    app.add_flag("-F,--flag", options.settings.per_flag, "Print a histogram per set of I/O flags");
     app.add_option("-d,--disk", options.disk, "Trace this disk only")
         ->check(bounded_text(31, "a disk name has at most 31 characters"));
     app.add_option("-c,--cgroup", options.cgroup, "Trace processes in this cgroup v2 path only");

@@ -1,7 +1,6 @@
 // cpudist: on-CPU / off-CPU time histograms, libbpf-tools' cpudist with its flags and output,
 // plus --json, cgroup v2 filtering in the kernel, and every on-CPU slice counted.
-#include "cpudist.skel.h"
-#include "cpudist.h"
+#include "cpudist_setup.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/histogram.hpp"
@@ -22,22 +21,20 @@ namespace {
 
 using namespace coretrace;
 
-// raw_tp first: it costs the same per switch as tp_btf here (the same CO-RE reads), while a
-// tp_btf program makes libbpf parse the whole kernel BTF to find its attach point (~17 ms
-// and ~11 MiB more at every start, measured here). tp_btf stays for kernels without raw_tp.
-constexpr std::string_view switch_sections[] = {"raw_tp/sched_switch", "tp_btf/sched_switch"};
-constexpr hooks::EventHooks cpudist_hooks[] = {{"sched_switch", switch_sections}};
+constexpr auto& cpudist_hooks = cpudist::hook_table;
 
 struct Options {
     CommonOptions common;
-    bool offcpu = false, milliseconds = false, per_process = false, per_thread = false;
+    cpudist::Settings settings;
     TaskFilter filter;
     Pacing pacing;
 };
 
 void report(const Options& options, HashMap<std::uint32_t, cpudist_hist>& hists) {
-    const char* unit = options.milliseconds ? "msecs" : "usecs";
-    const char* key_name = options.per_process ? "pid" : options.per_thread ? "tid" : nullptr;
+    const char* unit = options.settings.milliseconds ? "msecs" : "usecs";
+    const char* key_name = options.settings.per_process  ? "pid"
+                           : options.settings.per_thread ? "tid"
+                                                         : nullptr;
     auto items = hists.take();
     std::sort(items.begin(), items.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -47,7 +44,7 @@ void report(const Options& options, HashMap<std::uint32_t, cpudist_hist>& hists)
 
     if (options.common.json) {
         emit_json_line(nlohmann::json{{"time_unix_ns", unix_time_ns()},
-                                      {"mode", options.offcpu ? "off-cpu" : "on-cpu"},
+                                      {"mode", options.settings.offcpu ? "off-cpu" : "on-cpu"},
                                       {"unit", unit},
                                       {"histograms", keyed_log2_hists_json(keyed, key_name, unit)}}
                            .dump());
@@ -64,24 +61,11 @@ int run(Options& options) {
     options.filter.validate();
     StopSignals stop;
 
-    auto skel = Skeleton<cpudist_bpf>::open();
-    hooks::prefer(skel.object(), cpudist_hooks[0]);
-    options.filter.configure(skel->rodata);
-    skel->rodata->targ_offcpu = options.offcpu;
-    skel->rodata->targ_per_process = options.per_process;
-    skel->rodata->targ_per_thread = options.per_thread;
-    skel->rodata->targ_ms = options.milliseconds;
-    const auto pid_max = static_cast<std::uint32_t>(sys::pid_max());
-    bpf_map__set_max_entries(skel->maps.start, pid_max);
-    bpf_map__set_max_entries(skel->maps.hists,
-                             options.per_process || options.per_thread ? pid_max : 1);
-    skel.load();
-    options.filter.install(skel->maps.ct_cgroup_filter);
+    auto skel = cpudist::start(options.settings, options.filter);
     HashMap<std::uint32_t, cpudist_hist> hists(skel->maps.hists);
-    skel.attach();
 
     announce(options.common, fmt::format("Tracing {}-CPU time... Hit Ctrl-C to end.",
-                                         options.offcpu ? "off" : "on"));
+                                         options.settings.offcpu ? "off" : "on"));
     options.pacing.run(stop, [&] { report(options, hists); });
     return 0;
 }
@@ -101,11 +85,11 @@ int cpudist_main(int argc, char** argv) {
                  "    cpudist -p 185       # trace PID 185 only\n"
                  "    cpudist --json 1 5   # five 1-second histograms as JSON Lines",
                  "cpudist"};
-    app.add_flag("-O,--offcpu", options.offcpu, "Measure off-CPU time");
-    app.add_flag("-m,--milliseconds", options.milliseconds, "Millisecond histogram");
+    app.add_flag("-O,--offcpu", options.settings.offcpu, "Measure off-CPU time");
+    app.add_flag("-m,--milliseconds", options.settings.milliseconds, "Millisecond histogram");
     auto* per_process =
-        app.add_flag("-P,--pids", options.per_process, "Print a histogram per process ID");
-    app.add_flag("-L,--tids", options.per_thread, "Print a histogram per thread ID")
+        app.add_flag("-P,--pids", options.settings.per_process, "Print a histogram per process ID");
+    app.add_flag("-L,--tids", options.settings.per_thread, "Print a histogram per thread ID")
         ->excludes(per_process);
     add_pid_option(app, options.filter, "Trace this PID only");
     add_cgroup_option(app, options.filter);

@@ -2,8 +2,7 @@
 // parent and result; libbpf-tools' execsnoop with its flags and text output, plus --json,
 // execveat(2), every filter (-n and -l included) in the kernel, clean truncation flags, and a
 // count of the records lost.
-#include "execsnoop.skel.h"
-#include "execsnoop.h"
+#include "execsnoop_setup.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/error.hpp"
@@ -30,6 +29,8 @@ namespace {
 using namespace coretrace;
 using namespace std::chrono;
 
+constexpr auto& execsnoop_hooks = execsnoop::hook_table;
+
 struct Options {
     CommonOptions common;
     TaskFilter filter;
@@ -39,72 +40,6 @@ struct Options {
     long duration_s = 0;
     bool failed = false, quote = false, print_uid = false, since_start = false;
 };
-
-constexpr std::string_view execve_enter[] = {"tp/syscalls/sys_enter_execve"};
-constexpr std::string_view execve_exit[] = {"tp/syscalls/sys_exit_execve"};
-constexpr std::string_view execve_exit_l[] = {"tracepoint/syscalls/sys_exit_execve"};
-constexpr std::string_view execveat_enter[] = {"tp/syscalls/sys_enter_execveat"};
-constexpr std::string_view execveat_exit[] = {"tp/syscalls/sys_exit_execveat"};
-constexpr std::string_view execveat_exit_l[] = {"tracepoint/syscalls/sys_exit_execveat"};
-constexpr std::string_view exec_sections[] = {"raw_tp/sched_process_exec",
-                                              "tp/sched/sched_process_exec"};
-enum Event {
-    EXECVE_ENTER,
-    EXECVE_EXIT,
-    EXECVE_EXIT_L,
-    EXECVEAT_ENTER,
-    EXECVEAT_EXIT,
-    EXECVEAT_EXIT_L,
-    PROCESS_EXEC
-};
-constexpr hooks::EventHooks execsnoop_hooks[] = {
-    {"execve(2) entry", execve_enter},
-    {"execve(2) exit", execve_exit},
-    {"execve(2) exit, with -l", execve_exit_l},
-    {"execveat(2) entry", execveat_enter},
-    {"execveat(2) exit", execveat_exit},
-    {"execveat(2) exit, with -l", execveat_exit_l},
-    {"sched_process_exec (exec by a thread)", exec_sections},
-};
-
-// Chooses the entry and exit programs of one system call; with -l the exit that matches the
-// line. A missing execveat(2) (before Linux 3.19) is left out; a missing execve(2) is an error.
-bool trace_syscall(bpf_object* object, Event enter, bool line, bool required) {
-    const auto& exit = execsnoop_hooks[enter + 1];
-    const auto& exit_l = execsnoop_hooks[enter + 2];
-    try {
-        hooks::prefer(object, execsnoop_hooks[enter]);
-        hooks::prefer(object, line ? exit_l : exit);
-        hooks::skip(object, line ? exit : exit_l);
-        return true;
-    } catch (const Error& e) {
-        if (required)
-            throw;
-        for (int i = 0; i < 3; i++)
-            hooks::skip(object, execsnoop_hooks[enter + i]);
-        log::debug("{}: not traced: {}", execsnoop_hooks[enter].event, e.what());
-        return false;
-    }
-}
-
-// -l's automaton: from state s (s bytes of the pattern matched) and a byte, the next state.
-// Reaching pattern.size() means the pattern occurs; a NUL (between two arguments) resets it.
-std::vector<std::uint8_t> line_automaton(const std::string& pattern) {
-    const std::size_t m = pattern.size();
-    std::vector<std::uint8_t> dfa(EXECSNOOP_DFA_SIZE, 0);
-    auto at = [&](std::size_t state, unsigned char byte) -> std::uint8_t& {
-        return dfa[state * 256 + byte];
-    };
-    at(0, pattern[0]) = 1;
-    std::size_t fallback = 0; // the state after the longest proper suffix that is a prefix
-    for (std::size_t s = 1; s < m; s++) {
-        for (unsigned c = 0; c < 256; c++)
-            at(s, static_cast<unsigned char>(c)) = at(fallback, static_cast<unsigned char>(c));
-        at(s, pattern[s]) = static_cast<std::uint8_t>(s + 1);
-        fallback = at(fallback, pattern[s]);
-    }
-    return dfa;
-}
 
 // The strings of a record: the path, then argv[1], argv[2], ...
 std::vector<std::string> strings_of(const execsnoop_event& event) {
@@ -220,26 +155,7 @@ int run(Options& options) {
     }
     StopSignals stop;
 
-    auto skel = Skeleton<execsnoop_bpf>::open();
-    trace_syscall(skel.object(), EXECVE_ENTER, line, true);
-    trace_syscall(skel.object(), EXECVEAT_ENTER, line, false);
-    try {
-        hooks::prefer(skel.object(), execsnoop_hooks[PROCESS_EXEC]);
-    } catch (const Error& e) {
-        hooks::skip(skel.object(), execsnoop_hooks[PROCESS_EXEC]);
-        log::debug("exec by a thread other than the leader will be missed: {}", e.what());
-    }
-
-    skel->rodata->targ_failed_too = options.failed;
-    skel->rodata->targ_max_args = static_cast<__u32>(options.max_args);
-    std::memcpy(const_cast<char*>(skel->rodata->targ_name), options.name.data(),
-                options.name.size());
-    skel->rodata->targ_name_len = static_cast<__u32>(options.name.size());
-    if (line) {
-        const auto dfa = line_automaton(options.line);
-        std::memcpy(const_cast<__u8*>(skel->rodata->targ_line_dfa), dfa.data(), dfa.size());
-        skel->rodata->targ_line_len = static_cast<__u32>(options.line.size());
-    }
+    auto skel = execsnoop::open({options.failed, options.max_args, options.name, options.line});
     run_events<execsnoop_event, Printer>(skel, options.filter, stop, options.common,
                                          {"Tracing exec syscalls... Hit Ctrl-C to end.",
                                           seconds(options.duration_s), &skel->bss->calls_dropped},

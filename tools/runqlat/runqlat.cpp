@@ -1,7 +1,6 @@
 // runqlat: run queue (scheduler) latency histograms, libbpf-tools' runqlat with its flags and
 // output, plus --json and cgroup v2 filtering that follows the task woken, not its waker.
-#include "runqlat.skel.h"
-#include "runqlat.h"
+#include "runqlat_setup.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/histogram.hpp"
@@ -22,31 +21,18 @@ namespace {
 
 using namespace coretrace;
 
-// raw_tp first, as cpudist: the same CO-RE reads per event, without the whole-kernel-BTF parse
-// (~17 ms at start) that a tp_btf program costs. tp_btf stays for kernels without raw_tp.
-constexpr std::string_view wakeup_sections[] = {"raw_tp/sched_wakeup", "tp_btf/sched_wakeup"};
-constexpr std::string_view wakeup_new_sections[] = {"raw_tp/sched_wakeup_new",
-                                                    "tp_btf/sched_wakeup_new"};
-constexpr std::string_view switch_sections[] = {"raw_tp/sched_switch", "tp_btf/sched_switch"};
-constexpr hooks::EventHooks runqlat_hooks[] = {{"sched_wakeup", wakeup_sections},
-                                               {"sched_wakeup_new", wakeup_new_sections},
-                                               {"sched_switch", switch_sections}};
+constexpr auto& runqlat_hooks = runqlat::hook_table;
 
 struct Options {
     CommonOptions common;
-    bool milliseconds = false, per_process = false, per_thread = false, per_pidns = false;
+    runqlat::Settings settings;
     TaskFilter filter;
     Pacing pacing;
-
-    // The name of a histogram's key in text and JSON, or nullptr for the single histogram.
-    const char* key_name() const {
-        return per_process ? "pid" : per_thread ? "tid" : per_pidns ? "pidns" : nullptr;
-    }
 };
 
 void report(const Options& options, HashMap<std::uint32_t, runqlat_hist>& hists) {
-    const char* unit = options.milliseconds ? "msecs" : "usecs";
-    const char* key_name = options.key_name();
+    const char* unit = options.settings.milliseconds ? "msecs" : "usecs";
+    const char* key_name = options.settings.key_name();
     auto items = hists.take();
     std::sort(items.begin(), items.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -72,23 +58,8 @@ int run(Options& options) {
     options.filter.validate();
     StopSignals stop;
 
-    auto skel = Skeleton<runqlat_bpf>::open();
-    for (const auto& event : runqlat_hooks)
-        hooks::prefer(skel.object(), event);
-    options.filter.configure(skel->rodata);
-    skel->rodata->targ_per_process = options.per_process;
-    skel->rodata->targ_per_thread = options.per_thread;
-    skel->rodata->targ_per_pidns = options.per_pidns;
-    skel->rodata->targ_ms = options.milliseconds;
-    const auto pid_max = static_cast<std::uint32_t>(sys::pid_max());
-    bpf_map__set_max_entries(skel->maps.ct_runq_start, pid_max);
-    bpf_map__set_max_entries(skel->maps.cg_members,
-                             options.filter.cgroup_path.empty() ? 1 : pid_max);
-    bpf_map__set_max_entries(skel->maps.hists, options.key_name() ? pid_max : 1);
-    skel.load();
-    options.filter.install(skel->maps.ct_cgroup_filter);
+    auto skel = runqlat::start(options.settings, options.filter);
     HashMap<std::uint32_t, runqlat_hist> hists(skel->maps.hists);
-    skel.attach();
 
     announce(options.common, "Tracing run queue latency... Hit Ctrl-C to end.");
     options.pacing.run(stop, [&] { report(options, hists); });
@@ -111,13 +82,13 @@ int runqlat_main(int argc, char** argv) {
         "    runqlat -c CG   # trace tasks in cgroup v2 directory CG only\n"
         "    runqlat --json 1 5  # five 1-second histograms as JSON Lines",
         "runqlat"};
-    app.add_flag("-m,--milliseconds", options.milliseconds, "Millisecond histogram");
+    app.add_flag("-m,--milliseconds", options.settings.milliseconds, "Millisecond histogram");
     auto* per_pidns =
-        app.add_flag("--pidnss", options.per_pidns, "Print a histogram per PID namespace");
+        app.add_flag("--pidnss", options.settings.per_pidns, "Print a histogram per PID namespace");
     auto* per_process =
-        app.add_flag("-P,--pids", options.per_process, "Print a histogram per process ID")
+        app.add_flag("-P,--pids", options.settings.per_process, "Print a histogram per process ID")
             ->excludes(per_pidns);
-    app.add_flag("-L,--tids", options.per_thread, "Print a histogram per thread ID")
+    app.add_flag("-L,--tids", options.settings.per_thread, "Print a histogram per thread ID")
         ->excludes(per_process)
         ->excludes(per_pidns);
     add_pid_option(app, options.filter, "Trace this PID only");

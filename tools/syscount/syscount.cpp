@@ -1,8 +1,7 @@
 // syscount: system call counts and latencies, per system call or per process, libbpf-tools'
 // syscount with its flags and text output, plus --json, every filter in the kernel, and a count
 // of the calls that could not be counted.
-#include "syscount.skel.h"
-#include "syscount.h"
+#include "syscount_setup.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/error.hpp"
@@ -30,19 +29,13 @@ namespace {
 using namespace coretrace;
 using namespace std::chrono;
 
-// raw_tp first: no perf event per attach, and the cheapest per call; the classic tracepoint
-// for kernels without raw tracepoints (before 4.17).
-constexpr std::string_view enter_sections[] = {"raw_tp/sys_enter", "tp/raw_syscalls/sys_enter"};
-constexpr std::string_view exit_sections[] = {"raw_tp/sys_exit", "tp/raw_syscalls/sys_exit"};
-constexpr hooks::EventHooks syscount_hooks[] = {{"syscall entry (-L)", enter_sections},
-                                                {"syscall exit", exit_sections}};
+constexpr auto& syscount_hooks = syscount::hook_table;
 
 struct Options {
     CommonOptions common;
     TaskFilter filter;
-    bool failures = false, latency = false, milliseconds = false, by_process = false;
-    bool list = false;
-    int filter_errno = 0;
+    syscount::Settings settings;
+    bool milliseconds = false, list = false;
     long top = 10;
     long interval_s = 0;
     long duration_s = 0;
@@ -85,8 +78,8 @@ class Reporter {
     void report() {
         std::vector<Row> rows = take();
         std::sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
-            return options_.latency ? a.value.total_ns > b.value.total_ns
-                                    : a.value.count > b.value.count;
+            return options_.settings.latency ? a.value.total_ns > b.value.total_ns
+                                             : a.value.count > b.value.count;
         });
         if (rows.size() > static_cast<std::size_t>(options_.top))
             rows.resize(options_.top);
@@ -130,7 +123,7 @@ class Reporter {
         auto entries = nlohmann::json::array();
         for (const auto& row : rows) {
             nlohmann::json entry;
-            if (options_.by_process) {
+            if (options_.settings.by_process) {
                 entry["pid"] = row.key;
                 entry["comm"] = fixed_string(row.value.comm);
             } else {
@@ -138,13 +131,13 @@ class Reporter {
                 entry["nr"] = row.key;
             }
             entry["count"] = row.value.count;
-            if (options_.latency)
+            if (options_.settings.latency)
                 entry["total_ns"] = row.value.total_ns;
             entries.push_back(std::move(entry));
         }
         emit_json_line(nlohmann::json{
             {"time_unix_ns", unix_time_ns()},
-            {"by", options_.by_process ? "process" : "syscall"},
+            {"by", options_.settings.by_process ? "process" : "syscall"},
             {"entries", std::move(entries)},
             {"not_counted",
              new_drops}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -154,18 +147,19 @@ class Reporter {
         if (rows.empty())
             return;
         std::string out = fmt::format("[{}]\n", clock_time());
-        const char* key_column = options_.by_process ? "PID    COMM" : "SYSCALL";
-        if (options_.latency)
+        const char* key_column = options_.settings.by_process ? "PID    COMM" : "SYSCALL";
+        if (options_.settings.latency)
             out += fmt::format("{:<22} {:>8} {:>16}\n", key_column, "COUNT",
                                options_.milliseconds ? "TIME (ms)" : "TIME (us)");
         else
             out += fmt::format("{:<22} {:>8}\n", key_column, "COUNT");
         const double divisor = options_.milliseconds ? 1e6 : 1e3;
         for (const auto& row : rows) {
-            std::string key = options_.by_process ? fmt::format("{:<6} {:<15}", row.key,
-                                                                fixed_string(row.value.comm))
-                                                  : syscalls::name(row.key);
-            if (options_.latency)
+            std::string key =
+                options_.settings.by_process
+                    ? fmt::format("{:<6} {:<15}", row.key, fixed_string(row.value.comm))
+                    : syscalls::name(row.key);
+            if (options_.settings.latency)
                 out += fmt::format("{:<22} {:>8} {:>16.3f}\n", key, row.value.count,
                                    static_cast<double>(row.value.total_ns) / divisor);
             else
@@ -201,27 +195,7 @@ int run(Options& options) {
     options.filter.validate();
     StopSignals stop;
 
-    auto skel = Skeleton<syscount_bpf>::open();
-    if (options.latency)
-        hooks::prefer(skel.object(), syscount_hooks[0]);
-    else
-        hooks::skip(skel.object(), syscount_hooks[0]);
-    hooks::prefer(skel.object(), syscount_hooks[1]);
-
-    options.filter.configure(skel->rodata);
-    skel->rodata->count_by_process = options.by_process;
-    skel->rodata->measure_latency = options.latency;
-    skel->rodata->filter_failed = options.failures;
-    skel->rodata->filter_errno = options.filter_errno;
-    skel->rodata->nr_exit = syscalls::number("exit").value_or(-1);
-    skel->rodata->nr_exit_group = syscalls::number("exit_group").value_or(-1);
-    bpf_map__set_max_entries(skel->maps.counts,
-                             options.by_process ? SYSCOUNT_PROCESS_KEYS : SYSCOUNT_SYSCALL_KEYS);
-    if (!options.latency)
-        bpf_map__set_max_entries(skel->maps.start, 1); // unused
-    skel.load();
-    options.filter.install(skel->maps.ct_cgroup_filter);
-    skel.attach();
+    auto skel = syscount::start(options.settings, options.filter);
 
     Reporter reporter(options, skel->maps.counts, &skel->bss->dropped);
     announce(options.common,
@@ -285,11 +259,12 @@ int syscount_main(int argc, char** argv) {
     app.add_option("-T,--top", options.top, "Print only the top syscalls (default 10)")
         ->check(positive_integer);
     add_cgroup_option(app, options.filter);
-    app.add_flag("-x,--failures", options.failures, "Trace only failed syscalls");
-    app.add_flag("-L,--latency", options.latency, "Collect syscall latency");
+    app.add_flag("-x,--failures", options.settings.failures, "Trace only failed syscalls");
+    app.add_flag("-L,--latency", options.settings.latency, "Collect syscall latency");
     app.add_flag("-m,--milliseconds", options.milliseconds,
                  "Display latency in milliseconds (default: microseconds)");
-    app.add_flag("-P,--process", options.by_process, "Count by process and not by syscall");
+    app.add_flag("-P,--process", options.settings.by_process,
+                 "Count by process and not by syscall");
     std::string errno_text;
     app.add_option("-e,--errno", errno_text,
                    "Trace only syscalls that return this error (numeric or EPERM, etc.)")
@@ -298,7 +273,7 @@ int syscount_main(int argc, char** argv) {
     add_common_options(app, options.common, false);
     return run_tool(app, argc, argv, options.common, [&] {
         if (!errno_text.empty())
-            options.filter_errno = parse_errno(errno_text);
+            options.settings.filter_errno = parse_errno(errno_text);
         return run(options);
     });
 }
