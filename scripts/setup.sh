@@ -19,6 +19,7 @@ packages=(
     libgtest-dev                                # tests
     systemtap-sdt-dev                           # <sys/sdt.h> for the USDT test fixture
     iproute2                                    # ip: the audit tests' network namespace and veth
+    qemu-system-x86 busybox-static xz-utils     # second kernel in qemu (tests/second_kernel, label vm)
     ${CORETRACE_EXTRA_PACKAGES:-}
 )
 missing=()
