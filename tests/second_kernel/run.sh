@@ -83,8 +83,16 @@ else
         work=$(mktemp -d)
         if ! (cd "$work" && apt-get download "$package" >/dev/null 2>&1); then
             rm -rf "$work"
-            skip "apt-get download $package failed (no network or no Debian archive?)"
+            rmdir "$kdir" 2>/dev/null
+            # Offline: the newest kernel already cached will do.
+            cached=$(ls -1d "$cache"/linux-image-*/vmlinux 2>/dev/null | sort -V | tail -1)
+            [ -n "$cached" ] || skip "apt-get download $package failed (no network or no Debian archive?) and $cache holds no kernel"
+            say "apt-get download $package failed; using the cached $cached"
+            vmlinux=$cached
+            kernel_name=$(basename "$(dirname "$cached")")
         fi
+    fi
+    if [ ! -s "$vmlinux" ]; then
         dpkg -x "$work"/*.deb "$work/x" || { rm -rf "$work"; echo "run.sh: dpkg -x failed" >&2; exit 1; }
         cp "$work"/x/boot/config-* "$kdir/config" 2>/dev/null
         if ! extract_vmlinux "$work"/x/boot/vmlinuz-* "$vmlinux"; then
