@@ -29,11 +29,16 @@ Support tracepoint(std::string_view category, std::string_view event);
 Support raw_tracepoint(std::string_view event);
 // BTF-typed tracepoint: btf_trace_<event> in the kernel's BTF and a trial tracing program loads.
 Support tp_btf(std::string_view event);
-// fentry/fexit on a kernel function: trial load against its BTF id. Distinguishes a kernel that
-// refuses the mechanism (EPERM/EINVAL) from a function without BTF.
+// fentry/fexit on a kernel function: trial load against its BTF id, then a trial attach. Tells a
+// function without BTF (what libbpf reports as ESRCH) from a kernel that refuses the mechanism
+// (EPERM: no ftrace direct calls, lockdown) and from a function with BTF but no address (ENOENT).
 Support fentry(std::string_view function, bool exit = false);
-// kprobes: a kprobe PMU or tracefs kprobe_events exists.
+// kprobes: a kprobe PMU or tracefs kprobe_events exists; without them attaching fails with ENOENT.
 Support kprobe();
+// A kprobe (or kretprobe) on `function` ("name" or "name+offset"): with the kprobe PMU, a trial
+// perf event on it opens, so a function the kernel cannot probe (ENOENT: unknown or inlined;
+// EINVAL: on the kprobe blacklist) is passed over instead of failing the tool at attach.
+Support kprobe(std::string_view function, bool retprobe = false);
 // uprobes: a uprobe PMU or tracefs uprobe_events exists.
 Support uprobe();
 Support ring_buffer();

@@ -49,6 +49,14 @@ bool readable(const std::string& path) {
     return ::access(path.c_str(), R_OK) == 0;
 }
 
+// "EPERM" for EPERM: the name the kernel sources and libbpf's messages use.
+std::string errno_name(int error) {
+    const char* name = ::strerrorname_np(error);
+    return name ? name : fmt::format("errno {}", error);
+}
+// The kernel's ENOTSUPP (not EOPNOTSUPP), which some BPF paths return to user space.
+constexpr int ENOTSUPP_ = 524;
+
 Support disabled(std::string_view mechanism) {
     return no(fmt::format("{} disabled by CORETRACE_DISABLE", mechanism));
 }
@@ -128,28 +136,37 @@ Support tp_btf(std::string_view event) {
 }
 
 Support fentry(std::string_view function, bool exit) {
+    std::string_view kind = exit ? "fexit" : "fentry";
     if (disabled_by_user("fentry"))
         return disabled("fentry");
     if (auto btf = kernel_btf(); !btf)
         return btf;
     auto id = btf::find_type_id(btf::vmlinux_path, function, btf::Kind::func);
     if (!id)
-        return no(fmt::format("{} is not a BTF function of this kernel, so fentry cannot attach to "
+        return no(fmt::format("{} is not a BTF function of this kernel, so {} cannot attach to "
                               "it (ESRCH)",
-                              function));
+                              function, kind));
     UniqueFd prog =
         trial_load(BPF_PROG_TYPE_TRACING, exit ? BPF_TRACE_FEXIT : BPF_TRACE_FENTRY, *id);
-    if (!prog)
-        return no(fmt::format("this kernel refuses {} programs: {} (lockdown, or no ftrace direct "
-                              "calls)",
-                              exit ? "fexit" : "fentry", std::strerror(errno)));
+    if (!prog) {
+        int error = errno;
+        if (error == EPERM || error == EACCES || error == EOPNOTSUPP || error == ENOTSUPP_)
+            return no(fmt::format("this kernel refuses {} programs: {} ({}: no ftrace direct "
+                                  "calls, or lockdown)",
+                                  kind, std::strerror(error), errno_name(error)));
+        if (error == ENOENT)
+            return no(fmt::format("{} has BTF but no address in this kernel (ENOENT: inlined or "
+                                  "removed), so {} cannot attach to it",
+                                  function, kind));
+        return no(fmt::format("{} on {} does not load: {} ({})", kind, function,
+                              std::strerror(error), errno_name(error)));
+    }
     UniqueFd link(
         bpf_link_create(prog.get(), 0, exit ? BPF_TRACE_FEXIT : BPF_TRACE_FENTRY, nullptr));
     if (!link)
-        return no(fmt::format("{} on {} loads but does not attach: {}", exit ? "fexit" : "fentry",
-                              function, std::strerror(errno)));
-    return yes(fmt::format("{} on {} loaded and attached in a trial", exit ? "fexit" : "fentry",
-                           function));
+        return no(fmt::format("{} on {} loads but does not attach: {} ({})", kind, function,
+                              std::strerror(errno), errno_name(errno)));
+    return yes(fmt::format("{} on {} loaded and attached in a trial", kind, function));
 }
 
 namespace {
@@ -167,7 +184,54 @@ Support dynamic_probe(const std::string& kind) {
 } // namespace
 
 Support kprobe() {
-    return dynamic_probe("kprobe");
+    Support any = dynamic_probe("kprobe");
+    if (!any && !disabled_by_user("kprobe"))
+        any.reason = "this kernel has no kprobes (no kprobe PMU, no tracefs kprobe_events; "
+                     "attaching one fails with ENOENT)";
+    return any;
+}
+
+Support kprobe(std::string_view function, bool retprobe) {
+    Support any = kprobe();
+    if (!any)
+        return any;
+    const std::string pmu = "/sys/bus/event_source/devices/kprobe/";
+    std::string type = sys::read_first_line(pmu + "type");
+    if (type.empty()) // tracefs kprobe_events only: libbpf attaches through it, no trial here
+        return any;
+    std::string name(function);
+    std::uint64_t offset = 0;
+    if (auto plus = name.find('+'); plus != std::string::npos) {
+        offset = std::strtoull(name.c_str() + plus + 1, nullptr, 0);
+        name.resize(plus);
+    }
+    perf_event_attr attr{};
+    attr.size = sizeof(attr);
+    attr.type = static_cast<std::uint32_t>(std::stoul(type));
+    if (retprobe) { // "config:0": the bit of config that asks for a return probe
+        std::string format = sys::read_first_line(pmu + "format/retprobe");
+        auto colon = format.find(':');
+        int bit = colon == std::string::npos ? 0 : std::atoi(format.c_str() + colon + 1);
+        attr.config |= 1ULL << bit;
+    }
+    attr.config1 = reinterpret_cast<std::uint64_t>(name.c_str()); // kprobe_func
+    attr.config2 = offset;                                        // probe_offset
+    std::string_view kind = retprobe ? "kretprobe" : "kprobe";
+    UniqueFd fd(
+        static_cast<int>(syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC)));
+    if (fd)
+        return yes(fmt::format("{} on {} opened in a trial", kind, function));
+    int error = errno;
+    if (error == ENOENT)
+        return no(fmt::format("no {} can attach to {}: not a function this kernel can find "
+                              "(ENOENT: unknown, or inlined)",
+                              kind, function));
+    if (error == EINVAL)
+        return no(fmt::format("{} cannot be probed (EINVAL: on the kprobe blacklist, notrace, "
+                              "or not an instruction boundary)",
+                              function));
+    return no(fmt::format("{} on {} does not open: {} ({})", kind, function, std::strerror(error),
+                          errno_name(error)));
 }
 Support uprobe() {
     return dynamic_probe("uprobe");

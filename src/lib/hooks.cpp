@@ -60,7 +60,7 @@ class KernelProber final : public Prober {
             return features::fentry(hook.target, hook.kind == Kind::fexit);
         case Kind::kprobe:
         case Kind::kretprobe:
-            return features::kprobe();
+            return features::kprobe(hook.target, hook.kind == Kind::kretprobe);
         case Kind::tp_btf:
             return features::tp_btf(hook.target);
         case Kind::raw_tp:
