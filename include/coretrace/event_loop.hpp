@@ -22,10 +22,12 @@ namespace coretrace {
 void pump_events(EventStream& stream, StopSignals& stop, std::chrono::seconds duration = {});
 
 // Call after detaching: delivers what is left, then reports the records delivered and lost
-// (`extra_lost`: records the tool's own BPF code could not follow, e.g. a full start map).
-// Returns the total lost.
+// (`extra_lost`: records the tool's own BPF code could not follow, e.g. a full start map) and,
+// when there are any, the events never seen (`skipped_runs`: runs of the tool's programs the
+// kernel skipped because a BPF program was already running on that CPU, as when a softirq's
+// tracepoint fires inside a syscall's program). Returns the total lost.
 std::uint64_t finish_events(EventStream& stream, const CommonOptions& common,
-                            std::uint64_t extra_lost = 0);
+                            std::uint64_t extra_lost = 0, std::uint64_t skipped_runs = 0);
 
 // What differs between event tools in run_events.
 struct EventRun {
@@ -55,7 +57,8 @@ void stream_loaded_events(Skeleton<Bpf>& skel, StopSignals& stop, const CommonOp
         stream->poll(std::chrono::milliseconds(0));
         printer.finish();
     }
-    finish_events(*stream, common, run.extra_lost ? *run.extra_lost : 0);
+    finish_events(*stream, common, run.extra_lost ? *run.extra_lost : 0,
+                  recursion_misses(skel.object()));
 }
 
 // The run of an event tool whose skeleton is open and configured, its hooks chosen: sets the

@@ -73,6 +73,11 @@ std::vector<nlohmann::json> event_records(const ToolRun& run) {
     EXPECT_EQ(summary["type"], "summary") << summary;
     EXPECT_EQ(summary["lost"], 0) << summary;
     EXPECT_EQ(summary["events"], records.size()) << summary;
+    // Runs of the tool's programs the kernel skipped are reported, never silent.
+    EXPECT_TRUE(summary["unseen"].is_number_unsigned()) << summary;
+    if (summary["unseen"].is_number_unsigned() && summary["unseen"].get<std::uint64_t>() > 0) {
+        EXPECT_NE(run.err.find(" events unseen: "), std::string::npos) << run.err;
+    }
     EXPECT_NE(run.err.find("\n0 events lost\n"), std::string::npos) << run.err;
     return records;
 }
