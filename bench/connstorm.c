@@ -1,9 +1,9 @@
 /* connstorm: COUNT TCP connections over loopback, one after another, to a listener on a port the
- * kernel chooses: the main thread connects and closes, a second thread accepts and closes. Each connection is a whole TCP life
- * on both sides (SYN_SENT, ESTABLISHED, FIN_WAIT..., CLOSE), so tracers of
- * sock:inet_sock_set_state see every state change of two sockets.
- * Prints key=value pairs: port, connections, wall_ns, ns_per_connection, failed.
- * Usage: connstorm COUNT [6]   (6: over ::1 instead of 127.0.0.1) */
+ * kernel chooses: the main thread connects and closes, a second thread accepts and closes. Each
+ * connection is a whole TCP life on both sides (SYN_SENT, ESTABLISHED, FIN_WAIT..., CLOSE), so
+ * tracers of sock:inet_sock_set_state see every state change of two sockets. Prints key=value
+ * pairs: port, connections, wall_ns, ns_per_connection, failed. Usage: connstorm COUNT [6]   (6:
+ * over ::1 instead of 127.0.0.1) */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
