@@ -9,6 +9,7 @@
 #include "coretrace/error.hpp"
 #include "coretrace/features.hpp"
 #include "coretrace/kernel_btf.hpp"
+#include "coretrace/process_maps.hpp"
 #include "coretrace/system.hpp"
 #include "coretrace/tool.hpp"
 #include "coretrace/tracefs_events.hpp"
@@ -320,32 +321,6 @@ void list_kernel_functions(const Request& request, const Options& options, LazyB
                });
 }
 
-// The ELF files a process maps (executable first), as paths readable from here.
-std::vector<std::string> mapped_files(int pid) {
-    sys::require_process(pid);
-    std::ifstream maps(fmt::format("/proc/{}/maps", pid));
-    if (!maps)
-        throw Error(fmt::format("cannot read /proc/{}/maps", pid));
-    std::vector<std::string> files;
-    std::set<std::string> seen;
-    for (std::string line; std::getline(maps, line);) {
-        auto slash = line.find('/');
-        if (slash == std::string::npos || line.ends_with(" (deleted)"))
-            continue;
-        std::string path = line.substr(slash);
-        if (!seen.insert(path).second)
-            continue;
-        if (::access(path.c_str(), R_OK) != 0) {
-            std::string inside = fmt::format("/proc/{}/root{}", pid, path);
-            if (::access(inside.c_str(), R_OK) != 0)
-                continue;
-            path = inside;
-        }
-        files.push_back(path);
-    }
-    return files;
-}
-
 std::string hex(std::uint64_t value) {
     return fmt::format("{:#x}", value);
 }
@@ -355,7 +330,7 @@ void list_user_hooks(const Request& request, const Options& options, Printer& ou
     std::vector<std::string> files;
     bool from_process = request.file == "*";
     if (from_process)
-        files = mapped_files(options.pid);
+        files = proc::mapped_files(options.pid);
     else
         files.push_back(elf::resolve_binary(request.file));
     for (const auto& path : files) {
