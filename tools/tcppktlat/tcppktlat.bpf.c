@@ -4,10 +4,13 @@
  * As libbpf-tools: tcp:tcp_probe (a segment arrives on an established socket) stamps the
  * socket when the segment carries data; tcp:tcp_rcv_space_adjust (run by tcp_recvmsg in the
  * reading thread) sends the record for that thread; tcp:tcp_destroy_sock forgets the socket.
- * libbpf-tools attaches tp_btf (or raw_tp) programs and reads the sock and skb; the classic
- * tracepoints carry what is needed (data_len, ports, addresses) and start faster. */
+ * The segment's arrival is taken from the raw tracepoint (sock and skb, read through CO-RE, as
+ * libbpf-tools does) where raw tracepoints work: tcp_probe's classic record only names the
+ * socket (skaddr) since 6.2, so on older kernels it cannot be used; the classic record is the
+ * fallback. Pick-up and destruction use the classic records, which carry the socket everywhere. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include <coretrace/filter.bpf.h>
 #include <coretrace/events.bpf.h>
 #include <coretrace/sock.bpf.h>
@@ -30,18 +33,42 @@ struct {
 
 __u64 dropped = 0;
 
-SEC("tp/tcp/tcp_probe")
-int tcppktlat_probe(struct trace_event_raw_tcp_probe* ctx) {
-    __u64 sk = (__u64)(unsigned long)ctx->skaddr;
+/* A data segment (data_len > 0) arrived on `sk` with these host-order ports: stamp it. */
+static __always_inline void arrived(__u64 sk, __u32 data_len, __u16 sport, __u16 dport) {
     __u64 now;
 
-    if (!ctx->data_len)
-        return 0;
-    if ((targ_sport && ctx->sport != targ_sport) || (targ_dport && ctx->dport != targ_dport))
-        return 0;
+    if (!data_len)
+        return;
+    if ((targ_sport && sport != targ_sport) || (targ_dport && dport != targ_dport))
+        return;
     now = bpf_ktime_get_ns();
     if (bpf_map_update_elem(&start, &sk, &now, BPF_ANY))
         __sync_fetch_and_add(&dropped, 1);
+}
+
+/* tcp_probe(struct sock *sk, struct sk_buff *skb): the payload is the skb's length less the
+ * TCP header (doff words of 4 bytes), as the classic record's data_len. */
+SEC("raw_tp/tcp_probe")
+int tcppktlat_probe_raw(struct bpf_raw_tracepoint_args* ctx) {
+    const struct sock* sk = (const struct sock*)ctx->args[0];
+    const struct sk_buff* skb = (const struct sk_buff*)ctx->args[1];
+    unsigned char* head = BPF_CORE_READ(skb, head);
+    __u16 transport = BPF_CORE_READ(skb, transport_header);
+    __u32 len = BPF_CORE_READ(skb, len);
+    __u8 doff_byte = 0; /* the byte holding doff (high nibble) after the 12 bytes before it */
+    __u32 header;
+
+    bpf_probe_read_kernel(&doff_byte, 1, head + transport + 12);
+    header = (doff_byte >> 4) * 4;
+    arrived((__u64)(unsigned long)sk, len > header ? len - header : 0,
+            BPF_CORE_READ(sk, __sk_common.skc_num),
+            __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport)));
+    return 0;
+}
+
+SEC("tp/tcp/tcp_probe")
+int tcppktlat_probe(struct trace_event_raw_tcp_probe* ctx) {
+    arrived((__u64)(unsigned long)ctx->skaddr, ctx->data_len, ctx->sport, ctx->dport);
     return 0;
 }
 

@@ -35,7 +35,8 @@ struct Options {
     bool wide = false;
 };
 
-constexpr std::string_view tcp_probe[] = {"tp/tcp/tcp_probe"};
+// The raw tracepoint first: the classic tcp_probe record names its socket only since 6.2.
+constexpr std::string_view tcp_probe[] = {"raw_tp/tcp_probe", "tp/tcp/tcp_probe"};
 constexpr std::string_view rcv_space_adjust[] = {"tp/tcp/tcp_rcv_space_adjust"};
 constexpr std::string_view destroy_sock[] = {"tp/tcp/tcp_destroy_sock"};
 constexpr hooks::EventHooks tcppktlat_hooks[] = {
