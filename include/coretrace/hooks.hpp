@@ -44,8 +44,15 @@ struct Choice {
 struct EventHooks {
     std::string_view event;
     std::span<const std::string_view> sections;
+    // The tool runs without this event (it reports less): `coretrace features` says "not traced
+    // here" rather than "cannot run" where no candidate works.
+    bool optional = false;
     std::vector<Hook> hooks() const;
 };
+
+// A program on a kernel function (fentry, fexit, kprobe, kretprobe), not on a tracepoint: how a
+// tool whose function hooks replace several tracepoint programs tells which path was chosen.
+bool function_hook(const bpf_program* program);
 
 // Picks the first supported hook; throws Error naming `event` and every reason if none is.
 Choice choose(std::string_view event, const std::vector<Hook>& candidates, Prober& prober);

@@ -78,18 +78,25 @@ int run(const CommonOptions& common) {
     auto mechanisms = probe_mechanisms();
 
     nlohmann::json tools_json = nlohmann::json::object();
+    // Per tool and event, the candidates preferred to the one used and why this kernel refused
+    // them: where a tool falls back (JSON only; the text table keeps one line per event).
+    nlohmann::json passed_over_json = nlohmann::json::object();
     std::string tools_text;
     for (const auto& tool : tools()) {
         for (const auto& need : tool.hooks) {
             std::string verdict;
             try {
-                verdict =
-                    hooks::choose(need.event, need.hooks(), hooks::kernel_prober()).hook.describe();
+                auto choice = hooks::choose(need.event, need.hooks(), hooks::kernel_prober());
+                verdict = choice.hook.describe();
                 tools_json[std::string(tool.name)][std::string(need.event)] = verdict;
+                for (const auto& [hook, reason] : choice.passed_over)
+                    passed_over_json[std::string(tool.name)][std::string(need.event)].push_back(
+                        {{"hook", hook.describe()}, {"reason", reason}});
                 verdict = "uses " + verdict;
             } catch (const std::exception& e) {
                 tools_json[std::string(tool.name)][std::string(need.event)] = nullptr;
-                verdict = std::string("cannot run: ") + e.what();
+                verdict = std::string(need.optional ? "not traced here: " : "cannot run: ") +
+                          e.what();
             }
             tools_text += fmt::format("  {:<12} {:<18} {}\n", tool.name, need.event, verdict);
         }
@@ -115,6 +122,7 @@ int run(const CommonOptions& common) {
         for (const auto& [name, cap] : caps)
             out["capabilities"][name] = sys::has_capability(cap);
         out["tools"] = tools_json;
+        out["passed_over"] = passed_over_json;
         emit_json_line(out.dump());
         return 0;
     }

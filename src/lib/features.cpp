@@ -50,12 +50,14 @@ bool readable(const std::string& path) {
 }
 
 // "EPERM" for EPERM: the name the kernel sources and libbpf's messages use.
+// The kernel's ENOTSUPP (not EOPNOTSUPP), which some BPF paths return to user space.
+constexpr int ENOTSUPP_ = 524;
 std::string errno_name(int error) {
+    if (error == ENOTSUPP_)
+        return "ENOTSUPP"; // unknown to the C library
     const char* name = ::strerrorname_np(error);
     return name ? name : fmt::format("errno {}", error);
 }
-// The kernel's ENOTSUPP (not EOPNOTSUPP), which some BPF paths return to user space.
-constexpr int ENOTSUPP_ = 524;
 
 Support disabled(std::string_view mechanism) {
     return no(fmt::format("{} disabled by CORETRACE_DISABLE", mechanism));
@@ -163,9 +165,18 @@ Support fentry(std::string_view function, bool exit) {
     }
     UniqueFd link(
         bpf_link_create(prog.get(), 0, exit ? BPF_TRACE_FEXIT : BPF_TRACE_FENTRY, nullptr));
-    if (!link)
-        return no(fmt::format("{} on {} loads but does not attach: {} ({})", kind, function,
-                              std::strerror(errno), errno_name(errno)));
+    if (!link) {
+        const int error = errno;
+        // What the kernel means by these at attach, for this function only.
+        std::string_view why = error == ENOTSUPP_ ? ": the trampoline cannot take this "
+                                                    "function (too many arguments, or one "
+                                                    "passed by value)"
+                               : error == EBUSY   ? ": no patchable entry (not traceable here)"
+                                                  : "";
+        return no(fmt::format("{} on {} loads but does not attach: {} ({}{})", kind, function,
+                              error == ENOTSUPP_ ? "not supported" : std::strerror(error),
+                              errno_name(error), why));
+    }
     return yes(fmt::format("{} on {} loaded and attached in a trial", kind, function));
 }
 

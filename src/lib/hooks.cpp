@@ -166,6 +166,18 @@ bool prefer_all(bpf_object* object, std::span<const EventHooks> group, bool requ
     }
 }
 
+bool function_hook(const bpf_program* program) {
+    switch (Hook::from_section(bpf_program__section_name(program)).kind) {
+    case Kind::fentry:
+    case Kind::fexit:
+    case Kind::kprobe:
+    case Kind::kretprobe:
+        return true;
+    default:
+        return false;
+    }
+}
+
 std::vector<Hook> EventHooks::hooks() const {
     std::vector<Hook> out;
     for (auto section : sections)

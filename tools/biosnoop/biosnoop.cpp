@@ -31,7 +31,7 @@ constexpr std::string_view issue_sections[] = {"raw_tp/block_rq_issue", "tp_btf/
 constexpr std::string_view complete_sections[] = {"raw_tp/block_rq_complete",
                                                   "tp_btf/block_rq_complete"};
 constexpr hooks::EventHooks biosnoop_hooks[] = {
-    {"block_io_start", start_sections},
+    {"block_io_start", start_sections, /*optional=*/true},
     {"block_rq_insert", insert_sections},
     {"block_rq_issue", issue_sections},
     {"block_rq_complete", complete_sections},

@@ -28,7 +28,7 @@ using namespace coretrace;
 constexpr std::string_view start_sections[] = {"raw_tp/block_io_start", "tp_btf/block_io_start"};
 constexpr std::string_view issue_sections[] = {"raw_tp/block_rq_issue", "tp_btf/block_rq_issue"};
 constexpr hooks::EventHooks bitesize_hooks[] = {
-    {"block_io_start", start_sections},
+    {"block_io_start", start_sections, /*optional=*/true},
     {"block_rq_issue", issue_sections},
 };
 

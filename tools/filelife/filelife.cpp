@@ -40,7 +40,7 @@ constexpr std::string_view unlink_exit[] = {"tp/syscalls/sys_exit_unlink"};
 constexpr std::string_view unlinkat_enter[] = {"tp/syscalls/sys_enter_unlinkat"};
 constexpr std::string_view unlinkat_exit[] = {"tp/syscalls/sys_exit_unlinkat"};
 constexpr hooks::EventHooks filelife_hooks[] = {
-    {"ext4 unlink", ext4_unlink},
+    {"ext4 unlink", ext4_unlink, /*optional=*/true},
     {"open(2) entry", open_enter},         {"open(2) exit", open_exit},
     {"openat(2) entry", openat_enter},     {"openat(2) exit", openat_exit},
     {"openat2(2) entry", openat2_enter},   {"openat2(2) exit", openat2_exit},
