@@ -1,14 +1,16 @@
-/* capable: one record per capability check, from the capability:cap_capable tracepoint, which
- * fires at the end of cap_capable() with the capability and the verdict (Linux 6.13+).
+/* capable: one record per capability check, with the capability and commoncap's verdict.
  *
- * The raw tracepoint gives the typed arguments (cred, target_ns, capable_ns, cap, ret); the
- * classic tracepoint is the fallback. Unlike a kprobe on cap_capable(), neither sees the
- * function's `opts` argument, so whether the check is audited (CAP_OPT_NOAUDIT) and whether it
- * came from an "in setid" path (CAP_OPT_INSETID) are unknown here. Everything is filtered in the
- * kernel: -p, -c, the tool's own checks, and -u (first check of a capability per process or
- * cgroup only). */
+ * Preferred, as libbpf-tools: a program on cap_capable() itself (fexit: its arguments, including
+ * `opts`, and its return value in one program). Where fentry/fexit do not work, the
+ * capability:cap_capable tracepoint (Linux 6.13+), which fires at the end of cap_capable(): the
+ * raw tracepoint gives the typed arguments (cred, target_ns, capable_ns, cap, ret), the classic
+ * one is the fallback. The tracepoint does not carry `opts`, so whether the check is audited
+ * (CAP_OPT_NOAUDIT) and whether it came from an "in setid" path (CAP_OPT_INSETID) are unknown
+ * there. Everything is filtered in the kernel: -p, -c, the tool's own checks, and -u (first
+ * check of a capability per process or cgroup only). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 #include <coretrace/filter.bpf.h>
 #include <coretrace/events.bpf.h>
 #include "capable.h"
@@ -36,7 +38,7 @@ struct {
 /* -u: checks that could not be remembered because `seen` was full (reported anyway). */
 __u64 seen_full = 0;
 
-static __always_inline int on_check(void* ctx, int cap, int ret) {
+static __always_inline int on_check(void* ctx, int cap, int ret, __u32 opts) {
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tgid = id >> 32;
     struct capable_event* event;
@@ -65,20 +67,26 @@ static __always_inline int on_check(void* ctx, int cap, int ret) {
     event->uid = (__u32)bpf_get_current_uid_gid();
     event->cap = cap;
     event->ret = ret;
-    event->pad = 0;
+    event->opts = opts;
     bpf_get_current_comm(event->comm, sizeof(event->comm));
     ct_event_submit(ctx, event, sizeof(*event));
     return 0;
+}
+
+SEC("fexit/cap_capable")
+int BPF_PROG(capable_fexit, const struct cred* cred, struct user_namespace* target_ns, int cap,
+             unsigned int opts, int ret) {
+    return on_check(ctx, cap, ret, opts);
 }
 
 /* TP_PROTO(const struct cred *cred, struct user_namespace *target_ns,
  *          const struct user_namespace *capable_ns, int cap, int ret) */
 SEC("raw_tp/cap_capable")
 int capable_raw(struct bpf_raw_tracepoint_args* ctx) {
-    return on_check(ctx, (int)ctx->args[3], (int)ctx->args[4]);
+    return on_check(ctx, (int)ctx->args[3], (int)ctx->args[4], CAPABLE_OPTS_UNKNOWN);
 }
 
 SEC("tp/capability/cap_capable")
 int capable_tp(struct trace_event_raw_cap_capable* ctx) {
-    return on_check(ctx, ctx->cap, ctx->ret);
+    return on_check(ctx, ctx->cap, ctx->ret, CAPABLE_OPTS_UNKNOWN);
 }

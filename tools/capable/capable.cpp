@@ -23,9 +23,10 @@ namespace {
 
 using namespace coretrace;
 
-// raw_tp first: the typed arguments without the tracepoint's record copy; tp where there is no
-// raw tracepoint. cap_capable() is not kprobed: the tracepoint exists since Linux 6.13.
-constexpr std::string_view check_sections[] = {"raw_tp/cap_capable", "tp/capability/cap_capable"};
+// fexit on cap_capable() first (libbpf-tools' hook; it alone sees the options: AUDIT, INSETID),
+// then the tracepoint of Linux 6.13+: raw_tp (typed arguments, no record copy), then tp.
+constexpr std::string_view check_sections[] = {"fexit/cap_capable", "raw_tp/cap_capable",
+                                               "tp/capability/cap_capable"};
 constexpr hooks::EventHooks capable_hooks[] = {{"capability check", check_sections}};
 
 // Names of the CAP_* numbers of <linux/capability.h>, by number.
@@ -106,28 +107,33 @@ class Printer {
         const char* verdict = event.ret == 0 ? "allow" : "deny";
         const std::int64_t unix_ns = clock_.unix_ns(event.ts_ns);
 
+        // AUDIT and INSETID: known from the function hook only; "-" (and no JSON field) from the
+        // tracepoint, which does not carry cap_capable()'s options (see --help).
+        const bool opts_known = event.opts != CAPABLE_OPTS_UNKNOWN;
+        const bool audit = (event.opts & CAPABLE_OPT_NOAUDIT) == 0;
+        const bool insetid = (event.opts & CAPABLE_OPT_INSETID) != 0;
         if (options_.common.json) {
-            // No "audit" or "insetid": the tracepoint does not carry cap_capable()'s opts.
-            write_json_record({{"ts_ns", unix_ns},
-                               {"pid", event.pid},
-                               {"tid", event.tid},
-                               {"uid", event.uid},
-                               {"comm", comm},
-                               {"cap", event.cap},
-                               {"name", name},
-                               {"verdict", verdict},
-                               {"ret", event.ret}});
+            nlohmann::json record = {{"ts_ns", unix_ns}, {"pid", event.pid},   {"tid", event.tid},
+                                     {"uid", event.uid}, {"comm", comm},       {"cap", event.cap},
+                                     {"name", name},     {"verdict", verdict}, {"ret", event.ret}};
+            if (opts_known) {
+                record["audit"] = audit;
+                record["insetid"] = insetid;
+            }
+            write_json_record(record);
             return;
         }
-        // AUDIT and INSETID are "-": unknown to the tracepoint (see --help).
         const std::string time = clock_time(unix_ns);
+        const std::string audit_text = opts_known ? (audit ? "1" : "0") : "-";
+        const std::string insetid_text = opts_known ? (insetid ? "1" : "0") : "-";
         if (options_.extra)
             std::printf("%-8s %-5u %-7u %-7u %-16s %-7d %-20s %-7s %-7s %-7s\n", time.c_str(),
-                        event.uid, event.pid, event.tid, comm.c_str(), event.cap, name.c_str(), "-",
-                        verdict, "-");
+                        event.uid, event.pid, event.tid, comm.c_str(), event.cap, name.c_str(),
+                        audit_text.c_str(), verdict, insetid_text.c_str());
         else
             std::printf("%-8s %-5u %-7u %-16s %-7d %-20s %-7s %-7s\n", time.c_str(), event.uid,
-                        event.pid, comm.c_str(), event.cap, name.c_str(), "-", verdict);
+                        event.pid, comm.c_str(), event.cap, name.c_str(), audit_text.c_str(),
+                        verdict);
     }
 
   private:
@@ -172,11 +178,12 @@ int capable_main(int argc, char** argv) {
         "    capable -u TYPE          # Print unique output for TYPE=[pid | cgroup] "
         "(default:off)\n"
         "    capable --json           # one JSON object per check, and a summary at the end\n\n"
-        "From the capability:cap_capable tracepoint (Linux 6.13+), not a kprobe: it does not\n"
-        "carry cap_capable()'s options, so AUDIT (whether the check is audited) and INSETID\n"
-        "are unknown and shown as '-'. VERDICT is commoncap's answer, as cap_capable() returns\n"
-        "it, before other LSMs (SELinux, AppArmor) have their say. Stacks (-K, -U) are not\n"
-        "supported yet.",
+        "From fexit on cap_capable() where the kernel allows fentry/fexit; otherwise from the\n"
+        "capability:cap_capable tracepoint (Linux 6.13+), which does not carry cap_capable()'s\n"
+        "options: AUDIT (whether the check is audited) and INSETID are then unknown and shown\n"
+        "as '-' (`coretrace features` shows which hook this kernel gets). VERDICT is commoncap's\n"
+        "answer, as cap_capable() returns it, before other LSMs (SELinux, AppArmor) have their\n"
+        "say. Stacks (-K, -U) are not supported yet.",
         "capable"};
     add_pid_option(app, options.filter, "Trace this PID only");
     add_cgroup_option(app, options.filter);
