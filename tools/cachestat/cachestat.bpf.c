@@ -1,10 +1,14 @@
 /* cachestat: page cache accesses, misses and dirtied pages, as counters user space reads and
  * zeroes once per interval.
  *
- * libbpf-tools counts calls of page cache functions with fentry or kprobes (mark_page_accessed,
- * add_to_page_cache_lru / filemap_add_folio, folio_account_dirtied, mark_buffer_dirty). Here:
- *   accesses: filemap:mm_filemap_get_pages, the pages a buffered read asked for, once per read
- *     (the read loop fires it for every batch with the same request range, so a thread's later
+ * Accesses, where fentry works, are counted as libbpf-tools does: calls of folio_mark_accessed
+ * (mark_page_accessed on kernels before folios), less calls of mark_buffer_dirty (metadata
+ * buffers marked accessed and then dirtied are writes, not cache reads). Elsewhere, from
+ * tracepoints, since no tracepoint marks a page accessed. Misses and dirties come from
+ * tracepoints on every kernel (libbpf-tools counts add_to_page_cache_lru / filemap_add_folio and
+ * folio_account_dirtied calls):
+ *   accesses (tracepoints): filemap:mm_filemap_get_pages, the pages a buffered read asked for, once
+ * per read (the read loop fires it for every batch with the same request range, so a thread's later
  *     batches of the same request are not counted again), clamped to the file's size where the
  *     raw tracepoint gives the inode; plus one per filemap:mm_filemap_fault (a page fault on a
  *     file mapping). Writes that find their page cached, and fault-around mappings, are not
@@ -26,6 +30,14 @@ __u64 accesses = 0;
 __u64 misses = 0;
 __u64 write_adds = 0; /* pages added to the cache within a write-family call */
 __u64 dirties = 0;
+__u64 buffer_dirties = 0; /* mark_buffer_dirty calls (fentry path), subtracted from accesses */
+
+/* One more for `counter`, when the current task passes the filters. */
+static __always_inline int count(__u64* counter) {
+    if (ct_current_selected())
+        __sync_fetch_and_add(counter, 1);
+    return 0;
+}
 
 /* The last read request each thread was counted for. */
 struct read_request {
@@ -94,9 +106,7 @@ int get_pages_tp(struct trace_event_raw_mm_filemap_op_page_cache_range* ctx) {
 
 SEC("tp/filemap/mm_filemap_fault")
 int fault_tp(void* ctx) {
-    if (ct_current_selected())
-        __sync_fetch_and_add(&accesses, 1);
-    return 0;
+    return count(&accesses);
 }
 
 SEC("tp/filemap/mm_filemap_add_to_page_cache")
@@ -113,9 +123,7 @@ int add_tp(struct trace_event_raw_mm_filemap_op_page_cache* ctx) {
 }
 
 static __always_inline int on_dirty(void) {
-    if (ct_current_selected())
-        __sync_fetch_and_add(&dirties, 1);
-    return 0;
+    return count(&dirties);
 }
 
 SEC("tp/writeback/writeback_dirty_folio")
@@ -127,4 +135,22 @@ int dirty_folio_tp(void* ctx) {
 SEC("tp/writeback/writeback_dirty_page")
 int dirty_page_tp(void* ctx) {
     return on_dirty();
+}
+
+/* ---- accesses with fentry, as libbpf-tools -------------------------------------------------- */
+
+SEC("fentry/folio_mark_accessed")
+int BPF_PROG(folio_accessed_fn) {
+    return count(&accesses);
+}
+
+/* Kernels before folios (5.15 and older): the page-based function. */
+SEC("fentry/mark_page_accessed")
+int BPF_PROG(page_accessed_fn) {
+    return count(&accesses);
+}
+
+SEC("fentry/mark_buffer_dirty")
+int BPF_PROG(buffer_dirty_fn) {
+    return count(&buffer_dirties);
 }

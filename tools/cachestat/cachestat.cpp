@@ -1,10 +1,12 @@
 // cachestat: page cache hits, misses and dirtied pages per interval, libbpf-tools' cachestat with
-// its columns, plus --json and -p in the kernel. Built on the filemap and writeback tracepoints
-// instead of kprobes on page cache functions: see cachestat.bpf.c and docs/cachestat.md.
+// its columns, plus --json and -p in the kernel. Accesses from fentry where it works, else from
+// the filemap tracepoints; misses and dirties from tracepoints: see cachestat.bpf.c and
+// docs/cachestat.md.
 #include "cachestat.skel.h"
 #include "cachestat.h"
 
 #include "coretrace/clock.hpp"
+#include "coretrace/error.hpp"
 #include "coretrace/hooks.hpp"
 #include "coretrace/run_loop.hpp"
 #include "coretrace/skeleton.hpp"
@@ -13,6 +15,7 @@
 #include "coretrace/tool.hpp"
 
 #include <fmt/format.h>
+#include <span>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -21,20 +24,44 @@ namespace {
 
 using namespace coretrace;
 
-// The raw tracepoint of mm_filemap_get_pages gives the inode, so a read is clamped to the file's
-// size; the classic one has only its number.
-constexpr std::string_view get_pages_sections[] = {"raw_tp/mm_filemap_get_pages",
-                                                   "tp/filemap/mm_filemap_get_pages"};
-constexpr std::string_view fault_sections[] = {"tp/filemap/mm_filemap_fault"};
+// Accesses: libbpf-tools' fentry on folio_mark_accessed (mark_page_accessed before folios) first;
+// it counts faults' accesses too, so the fault row shares it. Otherwise the raw tracepoint of
+// mm_filemap_get_pages, which gives the inode (a read is clamped to the file's size), then the
+// classic one, which has only its number.
+constexpr std::string_view get_pages_sections[] = {
+    "fentry/folio_mark_accessed", "fentry/mark_page_accessed", "raw_tp/mm_filemap_get_pages",
+    "tp/filemap/mm_filemap_get_pages"};
+constexpr std::string_view fault_sections[] = {
+    "fentry/folio_mark_accessed", "fentry/mark_page_accessed", "tp/filemap/mm_filemap_fault"};
 constexpr std::string_view added_sections[] = {"tp/filemap/mm_filemap_add_to_page_cache"};
 constexpr std::string_view dirty_sections[] = {"tp/writeback/writeback_dirty_folio",
                                                "tp/writeback/writeback_dirty_page"};
 constexpr hooks::EventHooks cachestat_hooks[] = {
-    {"buffered read of pages", get_pages_sections},
+    {"page cache access", get_pages_sections},
     {"page fault on a file", fault_sections},
     {"page added to the page cache", added_sections},
     {"folio dirtied", dirty_sections},
 };
+
+// With the fentry accesses: metadata buffers dirtied, which libbpf-tools subtracts from them.
+constexpr std::string_view buffer_dirty_sections[] = {"fentry/mark_buffer_dirty"};
+constexpr hooks::EventHooks buffer_dirty_hooks[] = {
+    {"buffer dirtied (subtracted from accesses)", buffer_dirty_sections}};
+
+// The accesses' hook decides: with fentry, the fault row takes the same program and
+// mark_buffer_dirty is counted if it can be; with tracepoints, no fentry program loads.
+void choose_hooks(bpf_object* object) {
+    const bool functions = hooks::function_hook(hooks::prefer(object, cachestat_hooks[0]));
+    if (hooks::function_hook(hooks::prefer(object, cachestat_hooks[1])) != functions)
+        throw Error(fmt::format("{} and {} would be counted by different hooks (-v says why)",
+                                cachestat_hooks[0].event, cachestat_hooks[1].event));
+    for (const auto& event : std::span(cachestat_hooks).subspan(2))
+        hooks::prefer(object, event);
+    if (functions)
+        hooks::prefer_all(object, buffer_dirty_hooks);
+    else
+        hooks::skip(object, buffer_dirty_hooks[0]);
+}
 
 struct Options {
     CommonOptions common;
@@ -64,7 +91,8 @@ std::uint64_t take(__u64& counter) {
 }
 
 template <typename Bss> void report(const Options& options, Bss& bss) {
-    const std::uint64_t accesses = take(bss.accesses);
+    const std::uint64_t marked = take(bss.accesses), buffer_dirties = take(bss.buffer_dirties);
+    const std::uint64_t accesses = marked > buffer_dirties ? marked - buffer_dirties : 0;
     const std::uint64_t misses = take(bss.misses);
     const std::uint64_t write_adds = take(bss.write_adds);
     const std::uint64_t dirties = take(bss.dirties);
@@ -106,8 +134,7 @@ int run(Options& options) {
     StopSignals stop;
 
     auto skel = Skeleton<cachestat_bpf>::open();
-    for (const auto& event : cachestat_hooks)
-        hooks::prefer(skel.object(), event);
+    choose_hooks(skel.object());
     options.filter.configure(skel->rodata);
     skel.load();
     skel.attach();
@@ -128,7 +155,8 @@ int cachestat_main(int argc, char** argv) {
     Options options;
     CLI::App app{
         "Count page cache hits, misses and dirtied pages.\n\n"
-        "Built on tracepoints instead of libbpf-tools' kprobes on page cache functions:\n"
+        "Where fentry works, accesses are counted as libbpf-tools does: folio_mark_accessed\n"
+        "calls less mark_buffer_dirty calls. Elsewhere, from tracepoints:\n"
         "  accesses = pages asked for by buffered reads (filemap:mm_filemap_get_pages, once per\n"
         "             read request, clamped to the file's size) + page faults on files\n"
         "             (filemap:mm_filemap_fault); writes to cached pages are not seen;\n"
