@@ -1,11 +1,12 @@
 // readahead: how much of what readahead brought into the page cache was used, and how soon,
 // libbpf-tools' readahead with its flags and text output, plus --json, -p in the kernel and a
-// count of the pages it could not follow. Built on the readahead and filemap tracepoints
-// instead of fentry: see readahead.bpf.c and docs/readahead.md.
+// count of the pages it could not follow. On libbpf-tools' fentry hooks where they work, else on
+// the readahead and filemap tracepoints: see readahead.bpf.c and docs/readahead.md.
 #include "readahead.h" // before the skeleton, whose .bss holds a struct readahead_hist
 
 #include "readahead.skel.h"
 
+#include "coretrace/error.hpp"
 #include "coretrace/histogram.hpp"
 #include "coretrace/hooks.hpp"
 #include "coretrace/run_loop.hpp"
@@ -15,18 +16,30 @@
 #include "coretrace/tool.hpp"
 
 #include <fmt/format.h>
+#include <iterator>
+#include <span>
 #include <nlohmann/json.hpp>
 
 namespace {
 
 using namespace coretrace;
 
-constexpr std::string_view unbounded_sections[] = {"tp/readahead/page_cache_ra_unbounded"};
-constexpr std::string_view order_sections[] = {"tp/readahead/page_cache_ra_order"};
-constexpr std::string_view added_sections[] = {"tp/filemap/mm_filemap_add_to_page_cache"};
-constexpr std::string_view get_pages_sections[] = {"tp/filemap/mm_filemap_get_pages"};
-constexpr std::string_view map_pages_sections[] = {"tp/filemap/mm_filemap_map_pages"};
-constexpr std::string_view fault_sections[] = {"tp/filemap/mm_filemap_fault"};
+// Each event: libbpf-tools' function hook first, then the tracepoint. The first row decides the
+// path (see readahead.bpf.c): with fentry/fexit, every row takes its function hook (three
+// access rows share folio_mark_accessed) and the companions below are loaded too.
+constexpr std::string_view unbounded_sections[] = {"fentry/page_cache_ra_unbounded",
+                                                   "tp/readahead/page_cache_ra_unbounded"};
+constexpr std::string_view order_sections[] = {"fentry/page_cache_ra_order",
+                                               "tp/readahead/page_cache_ra_order"};
+constexpr std::string_view added_sections[] = {"fexit/filemap_alloc_folio_noprof",
+                                               "fexit/filemap_alloc_folio",
+                                               "tp/filemap/mm_filemap_add_to_page_cache"};
+constexpr std::string_view get_pages_sections[] = {"fentry/folio_mark_accessed",
+                                                   "tp/filemap/mm_filemap_get_pages"};
+constexpr std::string_view map_pages_sections[] = {"fentry/folio_mark_accessed",
+                                                   "tp/filemap/mm_filemap_map_pages"};
+constexpr std::string_view fault_sections[] = {"fentry/folio_mark_accessed",
+                                               "tp/filemap/mm_filemap_fault"};
 constexpr std::string_view deleted_sections[] = {"tp/filemap/mm_filemap_delete_from_page_cache"};
 constexpr hooks::EventHooks readahead_hooks[] = {
     {"readahead (unbounded)", unbounded_sections},
@@ -37,6 +50,40 @@ constexpr hooks::EventHooks readahead_hooks[] = {
     {"page fault on a file", fault_sections},
     {"page removed from the page cache", deleted_sections},
 };
+// The function path's other programs: the ends of the two readahead functions, and eviction
+// seen with the folio's address (the raw tracepoint of the last row).
+constexpr std::string_view unbounded_exit[] = {"fexit/page_cache_ra_unbounded"};
+constexpr std::string_view order_exit[] = {"fexit/page_cache_ra_order"};
+constexpr std::string_view folio_deleted[] = {"raw_tp/mm_filemap_delete_from_page_cache"};
+constexpr hooks::EventHooks function_path_companions[] = {
+    {"readahead (unbounded) return", unbounded_exit},
+    {"readahead (large folios) return", order_exit},
+    {"folio removed from the page cache", folio_deleted},
+};
+
+// Loads one path: the function hooks where the first event gets one, else the tracepoints.
+void choose_path(bpf_object* object) {
+    bpf_program* first = hooks::prefer(object, readahead_hooks[0]);
+    const bool functions = hooks::function_hook(first);
+    const hooks::EventHooks& eviction = readahead_hooks[std::size(readahead_hooks) - 1];
+    for (const auto& event : std::span(readahead_hooks).subspan(1)) {
+        if (!functions) {
+            hooks::prefer(object, event);
+        } else if (&event == &eviction) {
+            hooks::skip(object, event); // the companion below sees the folio instead
+        } else if (!hooks::function_hook(hooks::prefer(object, event))) {
+            // Every event on the function path, or none: a mix would miscount pages.
+            throw Error(fmt::format("fentry works for {} but not for {} (-v says why)",
+                                    readahead_hooks[0].event, event.event));
+        }
+    }
+    for (const auto& event : function_path_companions) {
+        if (functions)
+            hooks::prefer(object, event);
+        else
+            hooks::skip(object, event);
+    }
+}
 
 struct Options {
     CommonOptions common;
@@ -72,8 +119,7 @@ int run(Options& options) {
     StopSignals stop;
 
     auto skel = Skeleton<readahead_bpf>::open();
-    for (const auto& event : readahead_hooks)
-        hooks::prefer(skel.object(), event);
+    choose_path(skel.object());
     options.filter.configure(skel->rodata);
     skel->rodata->targ_ms = options.milliseconds;
     skel.load();
@@ -95,10 +141,12 @@ int readahead_main(int argc, char** argv) {
     Options options;
     CLI::App app{
         "Show fs automatic read-ahead usage.\n\n"
-        "Built on tracepoints (readahead:page_cache_ra_unbounded, page_cache_ra_order,\n"
+        "Where fentry/fexit work, on libbpf-tools' hooks (page_cache_ra_unbounded/_order,\n"
+        "filemap_alloc_folio, folio_mark_accessed). Elsewhere on tracepoints\n"
+        "(readahead:page_cache_ra_unbounded, page_cache_ra_order,\n"
         "filemap:mm_filemap_add_to_page_cache, mm_filemap_get_pages, mm_filemap_map_pages,\n"
-        "mm_filemap_fault, mm_filemap_delete_from_page_cache) instead of libbpf-tools' fentry\n"
-        "hooks. A page counts as used at its first buffered read, fault-around mapping or page\n"
+        "mm_filemap_fault, mm_filemap_delete_from_page_cache): there a page counts as used at\n"
+        "its first buffered read, fault-around mapping or page\n"
         "fault (splice and sendfile read through the same path), not at mark_page_accessed:\n"
         "a page reached only by other kernel users of the page cache stays unused. Pages are\n"
         "known by device, inode and index, not by struct page.\n\n"
