@@ -1,8 +1,9 @@
 /* biostacks: block I/O latency, from the start of a request's I/O accounting (block_io_start)
  * to its end (block_io_done), as log2 histograms per (process, disk, kernel stack at the
- * start). libbpf-tools uses kprobes on blk_account_io_start/done, where these two tracepoints
- * (Linux 6.5) now fire; the stack is taken inside the tracepoint, so its first frames are the
- * tracepoint's own. */
+ * start). libbpf-tools uses fentry or kprobes on blk_account_io_start/done, where these two
+ * tracepoints (Linux 6.5) now fire; the stack is taken inside the hook, so its first frames are
+ * the hook's own. Before 6.5 the functions take fentry or a kprobe where they are not inlined
+ * (6.1 inlines blk_account_io_start: there the start is the request's issue, block_rq_issue). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -108,5 +109,38 @@ int BPF_PROG(biostacks_done_raw, struct request* rq) {
 
 SEC("tp_btf/block_io_done")
 int BPF_PROG(biostacks_done_btf, struct request* rq) {
+    return done(rq);
+}
+
+/* Before Linux 6.5: the functions the tracepoints replaced (libbpf-tools' hooks). */
+SEC("fentry/blk_account_io_start")
+int BPF_PROG(biostacks_start_fentry, struct request* rq) {
+    return start(ctx, rq);
+}
+
+SEC("kprobe/blk_account_io_start")
+int BPF_KPROBE(biostacks_start_kprobe, struct request* rq) {
+    return start(ctx, rq);
+}
+
+/* Last resort: the request's issue to the driver (in the submitting task when issued directly). */
+SEC("raw_tp/block_rq_issue")
+int BPF_PROG(biostacks_issue_raw, struct request* rq) {
+    return start(ctx, rq);
+}
+
+SEC("fentry/blk_account_io_done")
+int BPF_PROG(biostacks_done_fentry, struct request* rq) {
+    return done(rq);
+}
+
+SEC("kprobe/blk_account_io_done")
+int BPF_KPROBE(biostacks_done_kprobe, struct request* rq) {
+    return done(rq);
+}
+
+/* Last resort: the request's completion (block_rq_complete: rq, error, nr_bytes). */
+SEC("raw_tp/block_rq_complete")
+int BPF_PROG(biostacks_complete_raw, struct request* rq) {
     return done(rq);
 }

@@ -26,8 +26,15 @@ namespace {
 
 using namespace coretrace;
 
-constexpr std::string_view start_sections[] = {"raw_tp/block_io_start", "tp_btf/block_io_start"};
-constexpr std::string_view done_sections[] = {"raw_tp/block_io_done", "tp_btf/block_io_done"};
+// libbpf-tools' order: the tracepoints of 6.5 where they exist, then fentry or a kprobe on the
+// functions they replaced, then the request's issue and completion (6.1 inlines
+// blk_account_io_start, so only its end has a function hook there).
+constexpr std::string_view start_sections[] = {
+    "raw_tp/block_io_start", "tp_btf/block_io_start", "fentry/blk_account_io_start",
+    "kprobe/blk_account_io_start", "raw_tp/block_rq_issue"};
+constexpr std::string_view done_sections[] = {
+    "raw_tp/block_io_done", "tp_btf/block_io_done", "fentry/blk_account_io_done",
+    "kprobe/blk_account_io_done", "raw_tp/block_rq_complete"};
 constexpr hooks::EventHooks biostacks_hooks[] = {
     {"block_io_start", start_sections},
     {"block_io_done", done_sections},
@@ -81,11 +88,12 @@ void report(const Options& options, HashMap<biostacks_key, biostacks_hist>& hist
         for (std::size_t i = 0; i < key.stack_bytes / sizeof(__u64) && i < BIOSTACKS_MAX_STACK;
              i++) {
             std::string frame = symbols(key.kern_stack[i]);
-            // The BPF program's and the tracepoint's own frames come first: leave them out, so
-            // that the stack starts at blk_account_io_start as libbpf-tools' kprobe sees it.
+            // The BPF program's and the hook's own frames (tracepoint, fentry trampoline) come
+            // first: leave them out, so that the stack starts where the I/O started.
             if (out.empty() &&
                 (frame.starts_with("bpf_prog_") || frame.starts_with("bpf_trace_run") ||
-                 frame.starts_with("__bpf_trace_") || frame.starts_with("__traceiter_")))
+                 frame.starts_with("__bpf_trace_") || frame.starts_with("__traceiter_") ||
+                 frame.starts_with("bpf_trampoline_")))
                 continue;
             out.push_back(std::move(frame));
         }
