@@ -6,6 +6,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <mutex>
+#include <string>
 
 namespace coretrace::log {
 namespace {
@@ -16,20 +17,23 @@ std::string* capture_buffer = nullptr;
 std::string captured_text; // what capture_buffer points at while a LibbpfCapture lives
 
 int libbpf_print(enum libbpf_print_level level, const char* format, va_list args) {
-    char line[4096];
+    // One call can carry a whole verifier log (tens of KiB): its end says why the load failed,
+    // so the text is sized to fit rather than cut.
     va_list copy;
     va_copy(copy, args);
-    int n = std::vsnprintf(line, sizeof(line), format, copy);
+    int n = std::vsnprintf(nullptr, 0, format, copy);
     va_end(copy);
     if (n < 0)
         return 0;
+    std::string line(static_cast<std::size_t>(n), '\0');
+    std::vsnprintf(line.data(), line.size() + 1, format, args);
     {
         std::lock_guard lock(capture_mutex);
         if (capture_buffer)
             capture_buffer->append(line);
     }
     if (verbose_flag && (level != LIBBPF_DEBUG || std::getenv("CORETRACE_LIBBPF_DEBUG")))
-        std::fputs(line, stderr); // libbpf prefixes its own messages
+        std::fputs(line.c_str(), stderr); // libbpf prefixes its own messages
     return n;
 }
 

@@ -26,10 +26,15 @@ static __always_inline __u64 ct_log2_u64(__u64 v) {
     return high ? ct_log2_u32(high) + 32 : ct_log2_u32((__u32)v);
 }
 
-/* The slot for `value`, clamped to the last of `slots`. */
-static __always_inline __u32 ct_log2_slot(__u64 value, __u32 slots) {
+/* The slot for `value`, clamped to the last of `slots`. 64-bit all the way: a narrowing cast
+ * after the clamp lets clang test one register and index with a zero-extended copy of another,
+ * which older verifiers (6.1) cannot link and reject as an unbounded map access. */
+static __always_inline __u64 ct_log2_slot(__u64 value, __u32 slots) {
     __u64 slot = ct_log2_u64(value);
-    return slot >= slots ? slots - 1 : (__u32)slot;
+
+    if (slot >= slots)
+        slot = slots - 1;
+    return slot;
 }
 
 #endif
