@@ -15,6 +15,13 @@ mount -t bpf bpf /sys/fs/bpf
 mkdir -p /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup
 hostname second-kernel
 ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
+# The kernel package's modules that run.sh put here, in order (null_blk: /dev/nullb0 for the
+# block tools). insmod, not modprobe: no depmod data is needed for a fixed order.
+if [ -f /modules/order ]; then
+    for m in $(cat /modules/order); do
+        [ -f /modules/$m ] && insmod /modules/$m 2>/dev/null
+    done
+fi
 echo "CTVM BOOTED $(cut -d' ' -f1 /proc/uptime)" >/dev/ttyS1
 /bin/suite.sh $(cat /host/suite_args) >/dev/ttyS1 2>&1
 echo "CTVM END" >/dev/ttyS1

@@ -50,6 +50,9 @@ fi
 
 # ---- the kernel: Debian's package, extracted once per version --------------------------------
 cache=${CORETRACE_VM_CACHE:-/var/cache/coretrace-vm}
+# Modules from the same package, loaded by /init in this order: null_blk gives the block tools a
+# disk (/dev/nullb0, blk-mq, no backing store) to provoke I/O on; it needs configfs.
+vm_modules="fs/configfs/configfs.ko drivers/block/null_blk/null_blk.ko"
 extract_vmlinux() { # bzImage -> uncompressed ELF vmlinux (PVH entry: no bootloader, no decompression)
     local image=$1 out=$2 magic tool offset
     for pair in $'\xfd7zXZ:xz -dc --single-stream' $'\x1f\x8b\x08:gzip -dc' \
@@ -77,7 +80,8 @@ else
     kernel_name="${package}_${version}"
     kdir="$cache/$kernel_name"
     vmlinux="$kdir/vmlinux"
-    if [ ! -s "$vmlinux" ]; then
+    # A kernel cached before the modules were kept is fetched again for them.
+    if [ ! -s "$vmlinux" ] || [ ! -d "$kdir/modules" ]; then
         say "getting $package $version into $kdir"
         mkdir -p "$kdir" || skip "cannot create $kdir"
         work=$(mktemp -d)
@@ -92,14 +96,21 @@ else
             kernel_name=$(basename "$(dirname "$cached")")
         fi
     fi
-    if [ ! -s "$vmlinux" ]; then
+    if [ -d "${work:-}" ] && [ -n "$(ls "$work"/*.deb 2>/dev/null)" ]; then
         dpkg -x "$work"/*.deb "$work/x" || { rm -rf "$work"; echo "run.sh: dpkg -x failed" >&2; exit 1; }
         cp "$work"/x/boot/config-* "$kdir/config" 2>/dev/null
-        if ! extract_vmlinux "$work"/x/boot/vmlinuz-* "$vmlinux"; then
+        if ! extract_vmlinux "$work"/x/boot/vmlinuz-* "$vmlinux.tmp"; then
             rm -rf "$work"
             echo "run.sh: no compressed ELF found in $package's vmlinuz" >&2
             exit 1
         fi
+        mv "$vmlinux.tmp" "$vmlinux"
+        # The modules the suite loads, in load order (vm_modules, above).
+        mkdir -p "$kdir/modules.tmp"
+        for m in $vm_modules; do
+            cp "$work"/x/lib/modules/*/kernel/"$m" "$kdir/modules.tmp/" 2>/dev/null
+        done
+        mv "$kdir/modules.tmp" "$kdir/modules"
         rm -rf "$work"
     fi
 fi
@@ -127,6 +138,14 @@ cp "$busybox" "$root/bin/busybox"
 # Without their debug sections (25x smaller): the initramfs is unpacked into the VM's memory.
 strip --strip-debug -o "$root/bin/coretrace" "$coretrace" || exit 1
 if [ -n "$hook_check" ]; then strip --strip-debug -o "$root/bin/hook_check" "$hook_check" || exit 1; fi
+mkdir -p "$root/modules"
+if [ -d "$(dirname "$vmlinux")/modules" ]; then
+    for m in $vm_modules; do
+        [ -f "$(dirname "$vmlinux")/modules/$(basename "$m")" ] &&
+            cp "$(dirname "$vmlinux")/modules/$(basename "$m")" "$root/modules/"
+        echo "$(basename "$m")" >>"$root/modules/order"
+    done
+fi
 cp "$here/init.sh" "$root/init"
 cp "$here/suite.sh" "$root/bin/suite.sh"
 chmod +x "$root/init" "$root/bin/suite.sh"

@@ -128,6 +128,10 @@ provoke() { # what most tools observe: opens, execs, writes, a loopback TCP conn
         /bin/coretrace --version >/dev/null 2>&1 # an exec for certain (busybox runs applets in-process)
         i=$((i + 1))
     done
+    if [ -b /dev/nullb0 ]; then # block I/O, bypassing the page cache (null_blk, see init.sh)
+        dd if=/dev/zero of=/dev/nullb0 bs=4096 count=16 oflag=direct 2>/dev/null
+        dd if=/dev/nullb0 of=/dev/null bs=4096 count=16 iflag=direct 2>/dev/null
+    fi
     nc -l -p 4242 >/dev/null 2>&1 &
     listener=$!
     sleep 0.2
