@@ -177,3 +177,50 @@ TEST(Bindsnoop, BadInputAndCleanup) {
     EXPECT_EQ(tool.wait(20s), 0) << tool.err();
     EXPECT_TRUE(still_loaded(held, std::chrono::seconds(3)).empty());
 }
+
+// -v names the hooks: where the kernel refuses fentry (this one), fexit on inet_bind and
+// inet6_bind is passed over with the library's reason and bind(2)'s entry and exit are used;
+// where it allows them, both fexit programs and no tracepoint. Either way both binds are seen.
+TEST(Bindsnoop, VerboseShowsHookPath) {
+    const int v4_port = free_port(AF_INET), v6_port = free_port(AF_INET6);
+    Child child(
+        [&] {
+            if (bind_with(AF_INET, SOCK_STREAM, v4_port, 0) != 0 ||
+                bind_with(AF_INET6, SOCK_DGRAM, v6_port, 0) != 0)
+                ::_exit(3);
+        },
+        /*exit_after=*/true);
+    Traced traced = trace(child, {"-v", "-p", std::to_string(child.pid())});
+    const std::string& err = traced.err;
+    const std::pair<std::string, std::string> rows[] = {
+        {"bind on an IPv4 socket", "fexit/inet_bind"},
+        {"bind on an IPv6 socket", "fexit/inet6_bind"},
+    };
+    if (err.find(rows[0].first + ": using " + rows[0].second) != std::string::npos) {
+        for (const auto& [row, hook] : rows)
+            EXPECT_NE(err.find(row + ": using " + hook), std::string::npos) << err;
+        EXPECT_EQ(err.find(": using tp/"), std::string::npos) << err;
+    } else {
+        for (const auto& [row, hook] : rows) {
+            const std::string passed = row + ": passed over " + hook + ": ";
+            const auto at = err.find(passed);
+            ASSERT_NE(at, std::string::npos) << err;
+            EXPECT_GT(err.find('\n', at), at + passed.size() + 10) << err; // the reason
+            EXPECT_NE(err.find(row + ": using tp/syscalls/sys_enter_bind"), std::string::npos)
+                << err;
+        }
+        EXPECT_NE(err.find("bind(2) exit: using tp/syscalls/sys_exit_bind"), std::string::npos)
+            << err;
+    }
+    ASSERT_EQ(traced.records.size(), 2u) << err;
+    EXPECT_EQ(traced.records[0]["protocol"], "TCP");
+    EXPECT_EQ(traced.records[0]["addr"], "127.0.0.1");
+    EXPECT_EQ(traced.records[0]["port"], v4_port);
+    EXPECT_EQ(traced.records[1]["protocol"], "UDP");
+    EXPECT_EQ(traced.records[1]["addr"], "::1");
+    EXPECT_EQ(traced.records[1]["port"], v6_port);
+    for (const json& record : traced.records) {
+        EXPECT_EQ(record["pid"], child.pid());
+        EXPECT_EQ(record["ret"], 0);
+    }
+}

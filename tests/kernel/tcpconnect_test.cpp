@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <csignal>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -199,4 +200,39 @@ TEST(Tcpconnect, LeavesNoBpfObjects) {
     tool.signal(SIGINT);
     EXPECT_EQ(tool.wait(20s), 0) << tool.err();
     EXPECT_TRUE(still_loaded(held, std::chrono::seconds(3)).empty());
+}
+
+// -v names the hooks: where the kernel refuses fentry (this one), the fexit candidates are passed
+// over with the library's reason and inet_sock_set_state + connect(2)'s exit are used; where it
+// allows them, both fexit programs are used and no tracepoint. Either way the connect is seen.
+TEST(Tcpconnect, VerboseShowsHookPath) {
+    LoopbackListener listener(AF_INET);
+    Child child([&] { connect_once(AF_INET, listener.port()); }, /*exit_after=*/true);
+    Traced traced = trace(child, {"-v", "-p", std::to_string(child.pid())});
+    const int sport = listener.accept_peer_port();
+    const std::string& err = traced.err;
+    if (err.find("TCP connect over IPv4: using fexit/tcp_v4_connect") != std::string::npos) {
+        EXPECT_NE(err.find("TCP connect over IPv6: using fexit/tcp_v6_connect"), std::string::npos)
+            << err;
+        EXPECT_EQ(err.find("using tp/"), std::string::npos) << err;
+    } else {
+        for (const auto& [row, function] : {std::pair{"TCP connect over IPv4", "tcp_v4_connect"},
+                                            std::pair{"TCP connect over IPv6", "tcp_v6_connect"}}) {
+            const std::string passed = fmt::format("{}: passed over fexit/{}: ", row, function);
+            const auto at = err.find(passed);
+            ASSERT_NE(at, std::string::npos) << err;
+            // A reason follows, on the same line.
+            EXPECT_GT(err.find('\n', at), at + passed.size() + 10) << err;
+            EXPECT_NE(err.find(fmt::format("{}: using tp/sock/inet_sock_set_state", row)),
+                      std::string::npos)
+                << err;
+        }
+        EXPECT_NE(err.find("connect(2) exit: using tp/syscalls/sys_exit_connect"),
+                  std::string::npos)
+            << err;
+    }
+    ASSERT_EQ(traced.records.size(), 1u) << err;
+    EXPECT_EQ(traced.records[0]["pid"], child.pid());
+    EXPECT_EQ(traced.records[0]["dport"], listener.port());
+    EXPECT_EQ(traced.records[0]["sport"], sport);
 }

@@ -151,3 +151,48 @@ TEST(Tcpconnlat, BadInputAndCleanup) {
     EXPECT_EQ(tool.wait(20s), 0) << tool.err();
     EXPECT_TRUE(still_loaded(held, std::chrono::seconds(3)).empty());
 }
+
+// -v names the hooks: where the kernel refuses fentry (this one), the fentry/fexit candidates are
+// passed over with the library's reason and inet_sock_set_state is used for each; where it allows
+// them, the function hooks and tcp_destroy_sock are used and inet_sock_set_state is not. Either
+// way the connect is timed.
+TEST(Tcpconnlat, VerboseShowsHookPath) {
+    LoopbackListener v4(AF_INET);
+    Child child([&] { connect_once(AF_INET, v4.port()); }, /*exit_after=*/true);
+    Subprocess tool(
+        {coretrace_binary(), "tcpconnlat", "--json", "-v", "-p", std::to_string(child.pid())});
+    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
+    child.go();
+    EXPECT_EQ(child.reap(), 0);
+    tool.signal(SIGINT);
+    ASSERT_EQ(tool.wait(20s), 0) << tool.err();
+    const std::string err = tool.err();
+    const std::pair<std::string, std::string> rows[] = {
+        {"TCP connect over IPv4 (start)", "fentry/tcp_v4_connect"},
+        {"TCP connect over IPv6 (start)", "fentry/tcp_v6_connect"},
+        {"TCP handshake end (SYN_SENT->ESTABLISHED)", "fexit/tcp_rcv_state_process"},
+    };
+    if (err.find(rows[0].first + ": using " + rows[0].second) != std::string::npos) {
+        for (const auto& [row, hook] : rows)
+            EXPECT_NE(err.find(row + ": using " + hook), std::string::npos) << err;
+        EXPECT_NE(err.find("using tp/tcp/tcp_destroy_sock"), std::string::npos) << err;
+        EXPECT_EQ(err.find("using tp/sock/inet_sock_set_state"), std::string::npos) << err;
+    } else {
+        for (const auto& [row, hook] : rows) {
+            const std::string passed = row + ": passed over " + hook + ": ";
+            const auto at = err.find(passed);
+            ASSERT_NE(at, std::string::npos) << err;
+            EXPECT_GT(err.find('\n', at), at + passed.size() + 10) << err; // the reason
+            EXPECT_NE(err.find(row + ": using tp/sock/inet_sock_set_state"), std::string::npos)
+                << err;
+        }
+        EXPECT_EQ(err.find("tcp_destroy_sock"), std::string::npos) << err;
+    }
+    auto lines = json_lines(tool.out());
+    ASSERT_EQ(lines.size(), 2u) << tool.out();
+    EXPECT_EQ(lines[0]["pid"], child.pid());
+    EXPECT_EQ(lines[0]["dport"], v4.port());
+    EXPECT_EQ(lines[0]["lport"], v4.accept_peer_port());
+    EXPECT_EQ(lines[1]["type"], "summary");
+    EXPECT_EQ(lines[1]["lost"], 0);
+}

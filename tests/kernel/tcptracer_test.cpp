@@ -42,6 +42,7 @@ struct Session {
     int port = 0, child_port = 0;
     pid_t child = 0;
     std::vector<json> records;
+    std::string err; // the tool's stderr
 };
 
 // One connection from a child to this process over `family` loopback, traced with `args`.
@@ -87,6 +88,7 @@ Session session(int family, std::vector<std::string> args, bool filter_child) {
     ::usleep(50 * 1000);
     tool.signal(SIGINT);
     EXPECT_EQ(tool.wait(20s), 0) << tool.err();
+    s.err = tool.err();
     auto lines = json_lines(tool.out());
     EXPECT_FALSE(lines.empty()) << tool.err();
     if (lines.empty())
@@ -136,6 +138,36 @@ void both_ends(int family, const char* address) {
     EXPECT_LT((*connect)["ts_ns"].get<std::int64_t>(), (*child_close)["ts_ns"].get<std::int64_t>());
 }
 
+// The hook lines of -v: which path was taken, and that it is the whole path. Where the kernel
+// refuses fentry (this one), each function hook is passed over with the library's reason and
+// the row's tracepoint used; where it allows them, every row uses its function hook.
+void expect_hook_path(const std::string& err) {
+    const std::pair<std::string, std::string> rows[] = {
+        {"TCP connect over IPv4", "fexit/tcp_v4_connect"},
+        {"TCP connect over IPv6", "fexit/tcp_v6_connect"},
+        {"TCP connection established", "fentry/tcp_set_state"},
+        {"TCP connection closed", "fentry/tcp_close"},
+        {"TCP connection accepted", "fexit/inet_csk_accept"},
+    };
+    if (err.find(rows[0].first + ": using " + rows[0].second) != std::string::npos) {
+        for (const auto& [row, hook] : rows)
+            EXPECT_NE(err.find(row + ": using " + hook), std::string::npos) << err;
+        EXPECT_EQ(err.find(": using tp/"), std::string::npos) << err;
+        return;
+    }
+    for (const auto& [row, hook] : rows) {
+        const std::string passed = row + ": passed over " + hook + ": ";
+        const auto at = err.find(passed);
+        ASSERT_NE(at, std::string::npos) << err;
+        EXPECT_GT(err.find('\n', at), at + passed.size() + 10) << err; // the reason
+        const char* tracepoint =
+            row == rows[4].first ? "tp/syscalls/sys_exit_accept4" : "tp/sock/inet_sock_set_state";
+        EXPECT_NE(err.find(row + ": using " + tracepoint), std::string::npos) << err;
+    }
+    EXPECT_NE(err.find("accept(2) exit: using tp/syscalls/sys_exit_accept"), std::string::npos)
+        << err;
+}
+
 } // namespace
 
 TEST(Tcptracer, ConnectAcceptCloseIPv4) {
@@ -154,6 +186,18 @@ TEST(Tcptracer, PidFilter) {
     EXPECT_EQ(s.records[1]["type"], "close");
     for (const json& record : s.records)
         EXPECT_EQ(record["pid"], s.child);
+}
+
+// -v shows the hook path chosen (the tracepoints here, the function hooks where fentry works),
+// and the connection is still reported from both ends.
+TEST(Tcptracer, VerboseShowsHookPath) {
+    Session s = session(AF_INET, {"-v"}, false);
+    expect_hook_path(s.err);
+    ASSERT_EQ(s.records.size(), 4u) << s.err;
+    EXPECT_TRUE(find(s, "connect", s.child_port)) << s.err;
+    EXPECT_TRUE(find(s, "accept", s.port)) << s.err;
+    EXPECT_TRUE(find(s, "close", s.child_port)) << s.err;
+    EXPECT_TRUE(find(s, "close", s.port)) << s.err;
 }
 
 TEST(Tcptracer, BadInputAndCleanup) {

@@ -1,8 +1,10 @@
 // bindsnoop: bind(2) calls on IPv4 and IPv6 sockets as they return, libbpf-tools' bindsnoop
-// with its flags and text output, rebuilt on bind(2)'s tracepoints, plus --json, -u, every
-// filter in the kernel, and a count of records lost.
+// with its flags and text output, on fexit inet_bind/inet6_bind where the kernel allows fentry,
+// else on bind(2)'s tracepoints, plus --json, -u, every filter in the kernel, and a count of
+// records lost.
 #include "bindsnoop.skel.h"
 #include "bindsnoop.h"
+#include "../tcpconnect/hook_path.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/error.hpp"
@@ -34,12 +36,18 @@ struct Options {
     bool errors = false;
 };
 
-constexpr std::string_view bind_enter[] = {"tp/syscalls/sys_enter_bind"};
+// Two paths (../tcpconnect/hook_path.hpp): fexit on inet_bind and inet6_bind, or bind(2)'s entry
+// (both families) and exit. The first row decides.
+constexpr std::string_view bind_v4[] = {"fexit/inet_bind", "tp/syscalls/sys_enter_bind"};
+constexpr std::string_view bind_v6[] = {"fexit/inet6_bind", "tp/syscalls/sys_enter_bind"};
 constexpr std::string_view bind_exit[] = {"tp/syscalls/sys_exit_bind"};
 constexpr hooks::EventHooks bindsnoop_hooks[] = {
-    {"bind(2) entry", bind_enter},
+    {"bind on an IPv4 socket", bind_v4},
+    {"bind on an IPv6 socket", bind_v6},
     {"bind(2) exit", bind_exit},
 };
+constexpr hook_path::Path bindsnoop_paths[] = {hook_path::Path::both, hook_path::Path::both,
+                                               hook_path::Path::tracepoint};
 
 const char* protocol_name(unsigned protocol) {
     switch (protocol) {
@@ -117,8 +125,7 @@ int run(const Options& options) {
     StopSignals stop;
 
     auto skel = Skeleton<bindsnoop_bpf>::open();
-    for (const auto& event : bindsnoop_hooks)
-        hooks::prefer(skel.object(), event);
+    hook_path::prefer_path(skel.object(), bindsnoop_hooks, bindsnoop_paths);
     skel->rodata->targ_errors = options.errors;
     inet::store_ports(options.ports, skel->rodata->targ_ports, skel->rodata->targ_ports_len);
     run_events<bindsnoop_event, Printer>(skel, filter, stop, options.common,
@@ -134,7 +141,9 @@ int bindsnoop_main(int argc, char** argv) {
     Options options;
     CLI::App app{
         "Trace bind syscalls (IPv4 and IPv6 sockets), as they return.\n"
-        "Seen on bind(2)'s tracepoints; every filter is applied in the kernel.\n\n"
+        "Seen on fexit inet_bind/inet6_bind where the kernel allows fentry (binds made in the\n"
+        "kernel too), else on bind(2)'s tracepoints; every filter is applied in the kernel\n"
+        "(-v: the hooks used).\n\n"
         "USAGE: bindsnoop [-h] [-t] [-x] [-p PID] [-u UID] [-P PORTS] [-c CG] [-d DURATION]\n"
         "                 [--json]\n\n"
         "EXAMPLES:\n"

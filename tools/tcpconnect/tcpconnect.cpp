@@ -1,8 +1,10 @@
 // tcpconnect: active TCP connections (connect(2)) as they are made, libbpf-tools' tcpconnect
-// with its flags and text output, rebuilt on sock:inet_sock_set_state and connect(2)'s exit
-// tracepoint, plus --json, -C CGROUP, every filter in the kernel, and a count of records lost.
+// with its flags and text output, on fexit/tcp_v4_connect and fexit/tcp_v6_connect where the
+// kernel allows fentry, else on sock:inet_sock_set_state and connect(2)'s exit tracepoint, plus
+// --json, -C CGROUP, every filter in the kernel, and a count of records lost.
 #include "tcpconnect.skel.h"
 #include "tcpconnect.h"
+#include "hook_path.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/error.hpp"
@@ -36,12 +38,19 @@ struct Options {
     bool timestamp = false, print_uid = false, count = false, source_port = false;
 };
 
-constexpr std::string_view state_change[] = {"tp/sock/inet_sock_set_state"};
+// Two paths (hook_path.hpp): the function hooks (fexit on tcp_v4_connect and tcp_v6_connect),
+// or sock:inet_sock_set_state (CLOSE->SYN_SENT, leaving SYN_SENT, both families) with connect(2)'s
+// exit. The first row decides.
+constexpr std::string_view connect_v4[] = {"fexit/tcp_v4_connect", "tp/sock/inet_sock_set_state"};
+constexpr std::string_view connect_v6[] = {"fexit/tcp_v6_connect", "tp/sock/inet_sock_set_state"};
 constexpr std::string_view connect_exit[] = {"tp/syscalls/sys_exit_connect"};
 constexpr hooks::EventHooks tcpconnect_hooks[] = {
-    {"TCP state change (CLOSE->SYN_SENT, leaving SYN_SENT)", state_change},
+    {"TCP connect over IPv4", connect_v4},
+    {"TCP connect over IPv6", connect_v6},
     {"connect(2) exit", connect_exit},
 };
+constexpr hook_path::Path tcpconnect_paths[] = {hook_path::Path::both, hook_path::Path::both,
+                                                hook_path::Path::tracepoint};
 
 // -c: connects counted per local address, remote address, [local port,] remote port.
 using FlowKey = std::tuple<std::string, std::string, int, int>;
@@ -147,8 +156,7 @@ int run(const Options& options) {
     StopSignals stop;
 
     auto skel = Skeleton<tcpconnect_bpf>::open();
-    for (const auto& event : tcpconnect_hooks)
-        hooks::prefer(skel.object(), event);
+    hook_path::prefer_path(skel.object(), tcpconnect_hooks, tcpconnect_paths);
     inet::store_ports(options.ports, skel->rodata->targ_ports, skel->rodata->targ_ports_len);
     run_events<tcpconnect_event, Printer>(skel, filter, stop, options.common,
                                           {.banner = "Tracing connect ... Hit Ctrl-C to end",
@@ -163,8 +171,9 @@ int tcpconnect_main(int argc, char** argv) {
     Options options;
     CLI::App app{
         "Count/Trace active TCP connections (connect(2)), IPv4 and IPv6.\n"
-        "Seen on sock:inet_sock_set_state (CLOSE->SYN_SENT) and connect(2)'s exit; every\n"
-        "filter is applied in the kernel.\n\n"
+        "Seen on fexit/tcp_v4_connect and fexit/tcp_v6_connect where the kernel allows fentry\n"
+        "(every connect that sent its SYN), else on sock:inet_sock_set_state (CLOSE->SYN_SENT)\n"
+        "and connect(2)'s exit; every filter is applied in the kernel (-v: the hooks used).\n\n"
         "USAGE: tcpconnect [-h] [-t] [-U] [-c] [-s] [-p PID] [-u UID] [-P PORTS] [-C CG]\n"
         "                  [-d DURATION] [--json]\n\n"
         "EXAMPLES:\n"

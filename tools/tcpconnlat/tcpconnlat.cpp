@@ -1,8 +1,11 @@
 // tcpconnlat: the latency of active TCP connects (SYN sent to established), libbpf-tools'
-// tcpconnlat with its arguments and text output, rebuilt on sock:inet_sock_set_state, plus
-// --json, -u, -c, every filter in the kernel, and a count of records lost.
+// tcpconnlat with its arguments and text output, on its function hooks (fentry tcp_v4_connect,
+// tcp_v6_connect, fexit tcp_rcv_state_process) where the kernel allows fentry, else on
+// sock:inet_sock_set_state, plus --json, -u, -c, every filter in the kernel, and a count of
+// records lost.
 #include "tcpconnlat.skel.h"
 #include "tcpconnlat.h"
+#include "../tcpconnect/hook_path.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/error.hpp"
@@ -33,10 +36,22 @@ struct Options {
     bool timestamp = false, lport = false;
 };
 
-constexpr std::string_view state_change[] = {"tp/sock/inet_sock_set_state"};
+// Two paths (../tcpconnect/hook_path.hpp): the function hooks, with tcp:tcp_destroy_sock to
+// forget the connects that never reach the end of their handshake, or sock:inet_sock_set_state
+// alone (CLOSE->SYN_SENT starts, SYN_SENT->ESTABLISHED ends, both families). The first row decides.
+constexpr std::string_view connect_v4[] = {"fentry/tcp_v4_connect", "tp/sock/inet_sock_set_state"};
+constexpr std::string_view connect_v6[] = {"fentry/tcp_v6_connect", "tp/sock/inet_sock_set_state"};
+constexpr std::string_view handshake_end[] = {"fexit/tcp_rcv_state_process",
+                                              "tp/sock/inet_sock_set_state"};
+constexpr std::string_view destroy[] = {"tp/tcp/tcp_destroy_sock"};
 constexpr hooks::EventHooks tcpconnlat_hooks[] = {
-    {"TCP state change (CLOSE->SYN_SENT->ESTABLISHED)", state_change},
+    {"TCP connect over IPv4 (start)", connect_v4},
+    {"TCP connect over IPv6 (start)", connect_v6},
+    {"TCP handshake end (SYN_SENT->ESTABLISHED)", handshake_end},
+    {"TCP socket destroyed (forget its start)", destroy},
 };
+constexpr hook_path::Path tcpconnlat_paths[] = {hook_path::Path::both, hook_path::Path::both,
+                                                hook_path::Path::both, hook_path::Path::function};
 
 class Printer {
   public:
@@ -100,8 +115,7 @@ int run(const Options& options) {
     StopSignals stop;
 
     auto skel = Skeleton<tcpconnlat_bpf>::open();
-    for (const auto& event : tcpconnlat_hooks)
-        hooks::prefer(skel.object(), event);
+    hook_path::prefer_path(skel.object(), tcpconnlat_hooks, tcpconnlat_paths);
     skel->rodata->targ_min_ns = static_cast<__u64>(options.min_ms * 1e6);
     run_events<tcpconnlat_event, Printer>(
         skel, filter, stop, options.common,
@@ -117,7 +131,9 @@ int tcpconnlat_main(int argc, char** argv) {
     Options options;
     CLI::App app{
         "Trace TCP connects and show connection latency (SYN sent to established).\n"
-        "Seen on sock:inet_sock_set_state; every filter is applied in the kernel.\n\n"
+        "Seen on fentry tcp_v4_connect/tcp_v6_connect and fexit tcp_rcv_state_process where\n"
+        "the kernel allows fentry, else on sock:inet_sock_set_state; every filter is applied\n"
+        "in the kernel (-v: the hooks used).\n\n"
         "USAGE: tcpconnlat [-h] [-t] [-L] [-p PID] [-u UID] [-c CG] [-d DURATION] [--json]\n"
         "                  [min_ms]\n\n"
         "EXAMPLES:\n"

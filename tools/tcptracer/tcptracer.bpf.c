@@ -1,7 +1,16 @@
 /* tcptracer: TCP connections as they are established (connect), accepted and closed.
  *
- * libbpf-tools uses kprobes on tcp_v4_connect/tcp_v6_connect, tcp_set_state, inet_csk_accept
- * and tcp_close; here:
+ * Two hook paths, chosen by user space (the first row of its hook table decides):
+ *
+ * Function hooks (where the kernel allows fentry/fexit), libbpf-tools' kprobes as fentry/fexit:
+ *   'C': fexit on tcp_v4_connect/tcp_v6_connect remembers the connecting task under the socket
+ *        when the function returned 0; fentry on tcp_set_state reports it when the socket goes
+ *        from SYN_SENT to ESTABLISHED (usually in softirq context), and forgets it at CLOSE;
+ *   'A': fexit on inet_csk_accept: the socket it returns, in the accepting task;
+ *   'X': fentry on tcp_close for a connection seen established (tcp_set_state), or one not
+ *        finished both ways (established before the tool started), in the closing task.
+ *
+ * Tracepoints (elsewhere):
  *   'C': sock:inet_sock_set_state SYN_SENT -> ESTABLISHED, reported for the task remembered at
  *        CLOSE -> SYN_SENT (inside connect(2));
  *   'A': the exits of accept(2)/accept4(2), in the accepting task, with the new socket's ports;
@@ -12,6 +21,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 #include <coretrace/events.bpf.h>
 #include <coretrace/files.bpf.h>
 #define CT_SOCK_OWNERS
@@ -58,6 +68,106 @@ static __always_inline void current_task(struct ct_sock_owner* owner) {
     owner->pad = 0;
     bpf_get_current_comm(owner->comm, sizeof(owner->comm));
 }
+
+/* ---- function-hook path ---------------------------------------------------------------- */
+
+/* Sockets seen going ESTABLISHED (function path): tcp_close reports these whatever their state
+ * by then (a connection shut down both ways is in CLOSE, like a refused connect). LRU: a socket
+ * destroyed without tcp_close (a connection never accepted) is evicted in time. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u64);
+    __type(value, __u8);
+} established SEC(".maps");
+
+static __always_inline int on_connect_return(struct sock* sk, int ret, __u16 family) {
+    /* An IPv6 socket in tcp_v4_connect: an IPv4-mapped destination, remembered by the IPv6
+     * exit, which follows. */
+    if (ret != 0 || BPF_CORE_READ(sk, __sk_common.skc_family) != family)
+        return 0;
+    ct_owner_remember((__u64)(unsigned long)sk, BPF_ANY);
+    return 0;
+}
+
+SEC("fexit/tcp_v4_connect")
+int BPF_PROG(tcptracer_v4_connect, struct sock* sk, struct sockaddr* uaddr, int addr_len, int ret) {
+    return on_connect_return(sk, ret, CT_AF_INET);
+}
+
+SEC("fexit/tcp_v6_connect")
+int BPF_PROG(tcptracer_v6_connect, struct sock* sk, struct sockaddr* uaddr, int addr_len, int ret) {
+    return on_connect_return(sk, ret, CT_AF_INET6);
+}
+
+SEC("fentry/tcp_set_state")
+int BPF_PROG(tcptracer_set_state, struct sock* sk, int state) {
+    __u64 key = (__u64)(unsigned long)sk;
+    struct ct_sock_owner owner, *known;
+    struct ct_sock_tuple tuple;
+    __u8 yes = 1;
+
+    if (state == CT_TCP_CLOSE) {
+        ct_owner_forget(key);
+        return 0;
+    }
+    if (state != CT_TCP_ESTABLISHED)
+        return 0;
+    bpf_map_update_elem(&established, &key, &yes, BPF_ANY);
+    if (BPF_CORE_READ(sk, __sk_common.skc_state) != CT_TCP_SYN_SENT)
+        return 0;
+    known = ct_owner_lookup(key);
+    if (!known)
+        return 0;
+    owner = *known;
+    ct_tuple_of_sock(sk, &tuple);
+    emit(ctx, TCPTRACER_CONNECT, &owner, &tuple);
+    return 0;
+}
+
+/* inet_csk_accept's arguments changed in 6.10; only its return value is used. */
+SEC("fexit/inet_csk_accept")
+int tcptracer_accept(unsigned long long* ctx) {
+    struct ct_sock_owner owner;
+    struct ct_sock_tuple tuple;
+    __u64 ret = 0;
+    struct sock* sk;
+
+    bpf_get_func_ret(ctx, &ret);
+    sk = (struct sock*)(unsigned long)ret;
+    if (!sk || ct_sock_protocol(sk) != CT_IPPROTO_TCP)
+        return 0;
+    current_task(&owner);
+    ct_tuple_of_sock(sk, &tuple);
+    emit(ctx, TCPTRACER_ACCEPT, &owner, &tuple);
+    return 0;
+}
+
+SEC("fentry/tcp_close")
+int BPF_PROG(tcptracer_close, struct sock* sk) {
+    __u64 key = (__u64)(unsigned long)sk;
+    int state = BPF_CORE_READ(sk, __sk_common.skc_state);
+    bool seen = bpf_map_delete_elem(&established, &key) == 0;
+    struct ct_sock_owner owner;
+    struct ct_sock_tuple tuple;
+
+    /* A connection seen established, or one established before the tool started and not
+     * finished both ways (ESTABLISHED, or half closed). Not a socket listening, connecting,
+     * never connected or refused. */
+    if (!seen && state != CT_TCP_ESTABLISHED && state != CT_TCP_CLOSE_WAIT &&
+        state != CT_TCP_FIN_WAIT1 && state != CT_TCP_FIN_WAIT2 && state != CT_TCP_CLOSING &&
+        state != CT_TCP_LAST_ACK)
+        return 0;
+    current_task(&owner);
+    ct_tuple_of_sock(sk, &tuple);
+    /* In CLOSE the local port was released (skc_num is 0); inet_sport still has it. */
+    if (!tuple.sport)
+        tuple.sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock*)sk, inet_sport));
+    emit(ctx, TCPTRACER_CLOSE, &owner, &tuple);
+    return 0;
+}
+
+/* ---- tracepoint path ------------------------------------------------------------------- */
 
 SEC("tp/sock/inet_sock_set_state")
 int tcptracer_state(struct trace_event_raw_inet_sock_set_state* ctx) {

@@ -1,8 +1,11 @@
 // tcptracer: TCP connections established (connect), accepted and closed, libbpf-tools'
-// tcptracer with its flags and text output, rebuilt on sock:inet_sock_set_state and the
-// accept(2) exits, plus --json, filters in the kernel, and a count of records lost.
+// tcptracer with its flags and text output, on its function hooks (tcp_v4_connect,
+// tcp_v6_connect, tcp_set_state, inet_csk_accept, tcp_close) where the kernel allows fentry,
+// else on sock:inet_sock_set_state and the accept(2) exits, plus --json, filters in the kernel,
+// and a count of records lost.
 #include "tcptracer.skel.h"
 #include "tcptracer.h"
+#include "../tcpconnect/hook_path.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/error.hpp"
@@ -30,14 +33,24 @@ struct Options {
     bool timestamp = false, print_uid = false;
 };
 
-constexpr std::string_view state_change[] = {"tp/sock/inet_sock_set_state"};
-constexpr std::string_view accept4_exit[] = {"tp/syscalls/sys_exit_accept4"};
+// Two paths (../tcpconnect/hook_path.hpp): libbpf-tools' functions as fentry/fexit, or
+// sock:inet_sock_set_state (connect, close, both families) with the accept(2)/accept4(2) exits.
+// The first row decides.
+constexpr std::string_view state_change = "tp/sock/inet_sock_set_state";
+constexpr std::string_view connect_v4[] = {"fexit/tcp_v4_connect", state_change};
+constexpr std::string_view connect_v6[] = {"fexit/tcp_v6_connect", state_change};
+constexpr std::string_view established[] = {"fentry/tcp_set_state", state_change};
+constexpr std::string_view closed[] = {"fentry/tcp_close", state_change};
+constexpr std::string_view accepted[] = {"fexit/inet_csk_accept", "tp/syscalls/sys_exit_accept4"};
 constexpr std::string_view accept_exit[] = {"tp/syscalls/sys_exit_accept"};
 constexpr hooks::EventHooks tcptracer_hooks[] = {
-    {"TCP state change (connect, close)", state_change},
-    {"accept4(2) exit", accept4_exit},
-    {"accept(2) exit", accept_exit},
+    {"TCP connect over IPv4", connect_v4},       {"TCP connect over IPv6", connect_v6},
+    {"TCP connection established", established}, {"TCP connection closed", closed},
+    {"TCP connection accepted", accepted},       {"accept(2) exit", accept_exit},
 };
+constexpr hook_path::Path tcptracer_paths[] = {hook_path::Path::both, hook_path::Path::both,
+                                               hook_path::Path::both, hook_path::Path::both,
+                                               hook_path::Path::both, hook_path::Path::tracepoint};
 
 char type_letter(std::uint32_t type) {
     switch (type) {
@@ -121,8 +134,8 @@ int run(const Options& options) {
     StopSignals stop;
 
     auto skel = Skeleton<tcptracer_bpf>::open();
-    for (const auto& event : tcptracer_hooks)
-        hooks::prefer(skel.object(), event);
+    if (!hook_path::prefer_path(skel.object(), tcptracer_hooks, tcptracer_paths))
+        bpf_map__set_max_entries(skel->maps.established, 1); // the function path's alone
     skel->rodata->targ_pid = static_cast<__u32>(options.pid);
     skel->rodata->filter_uid = options.uid.has_value();
     skel->rodata->targ_uid = options.uid.value_or(0);
@@ -139,8 +152,10 @@ int tcptracer_main(int argc, char** argv) {
     Options options;
     CLI::App app{
         "Trace TCP connections: established (C), accepted (A) and closed (X).\n"
-        "Seen on sock:inet_sock_set_state and the accept(2)/accept4(2) exits; filters are\n"
-        "applied in the kernel.\n\n"
+        "Seen on fexit tcp_v4_connect/tcp_v6_connect/inet_csk_accept and fentry\n"
+        "tcp_set_state/tcp_close where the kernel allows fentry, else on\n"
+        "sock:inet_sock_set_state and the accept(2)/accept4(2) exits; filters are applied in\n"
+        "the kernel (-v: the hooks used).\n\n"
         "USAGE: tcptracer [-h] [-t] [-U] [-p PID] [-u UID] [-d DURATION] [--json]\n\n"
         "EXAMPLES:\n"
         "    tcptracer             # trace all TCP connections\n"
