@@ -52,6 +52,28 @@ void listen_sockets(Shared* shared) {
     ::close(udp);
 }
 
+bool function_hook_used(const std::string& err) {
+    for (const char* kind : {": using fentry/", ": using fexit/", ": using kprobe/"})
+        if (err.find(kind) != std::string::npos)
+            return true;
+    return false;
+}
+
+// The lines -v writes for `event`: each of `passed` passed over with a reason, then `used`.
+void expect_choice(const std::string& err, const std::string& event,
+                   const std::vector<std::string>& passed, const std::string& used) {
+    for (const auto& hook : passed) {
+        const std::string line = "coretrace: " + event + ": passed over " + hook + ": ";
+        const auto at = err.find(line);
+        ASSERT_NE(at, std::string::npos) << line << "\n" << err;
+        const auto end = err.find('\n', at);
+        EXPECT_GT(end, at + line.size()) << "no reason given: " << err.substr(at, end - at);
+    }
+    EXPECT_NE(err.find("coretrace: " + event + ": using " + used + ": "), std::string::npos)
+        << used << "\n"
+        << err;
+}
+
 } // namespace
 
 TEST(Solisten, SeesTheChildsListens) {
@@ -92,6 +114,41 @@ TEST(Solisten, SeesTheChildsListens) {
         EXPECT_EQ(record["comm"], "kernel_tests");
     }
     ::munmap(memory, sizeof(Shared));
+}
+
+// Here (no fexit) -v shows fexit/inet_listen passed over with the library's reason and listen(2)'s
+// two tracepoints chosen, and the child's listens are still reported, the UDP one included. On
+// a kernel that allows fexit (Debian 12's 6.1) it is chosen: skipped here.
+TEST(Solisten, VerboseShowsTheFunctionHookPassedOver) {
+    void* memory =
+        ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(memory, MAP_FAILED);
+    auto* shared = new (memory) Shared;
+    Child child([&] { listen_sockets(shared); }, /*exit_after=*/true);
+    Subprocess tool(
+        {coretrace_binary(), "solisten", "--json", "-v", "-p", std::to_string(child.pid())});
+    ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
+    child.go();
+    ASSERT_EQ(child.reap(), 0);
+    tool.signal(SIGINT);
+    ASSERT_EQ(tool.wait(20s), 0) << tool.err();
+    const int v4_port = shared->v4_port;
+    ::munmap(memory, sizeof(Shared));
+    if (function_hook_used(tool.err()))
+        GTEST_SKIP() << "this kernel allows fexit: the tracepoints are not used";
+    expect_choice(tool.err(), "listen (fexit: the whole call; tracepoint: listen(2) entry)",
+                  {"fexit/inet_listen"}, "tp/syscalls/sys_enter_listen");
+    expect_choice(tool.err(), "listen(2) exit (tracepoint path)", {},
+                  "tp/syscalls/sys_exit_listen");
+
+    auto lines = json_lines(tool.out());
+    ASSERT_EQ(lines.size(), 4u) << tool.out(); // three listens and the summary
+    EXPECT_EQ(lines[0]["pid"], child.pid());
+    EXPECT_EQ(lines[0]["backlog"], 42);
+    EXPECT_EQ(lines[0]["port"], v4_port);
+    EXPECT_EQ(lines[2]["protocol"], "UDPv4");
+    EXPECT_EQ(lines[2]["ret"], -EOPNOTSUPP);
+    EXPECT_EQ(lines[3]["type"], "summary");
 }
 
 TEST(Solisten, BadInputAndCleanup) {

@@ -61,8 +61,10 @@ std::size_t read_exactly(int fd, std::size_t bytes) {
 }
 
 // Runs tcprtt --json `args` while a child sends 20 small messages over `family` loopback to a
-// listener whose port replaces "PORT" in `args`; returns the histograms of the final report.
-json histograms_during_transfer(int family, std::vector<std::string> args) {
+// listener whose port replaces "PORT" in `args`; returns the histograms of the final report (and
+// tcprtt's stderr in `err` when given).
+json histograms_during_transfer(int family, std::vector<std::string> args,
+                                std::string* err = nullptr) {
     int listener = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_storage bound = loopback(family, 0);
     EXPECT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&bound), sizeof(bound)), 0);
@@ -108,12 +110,36 @@ json histograms_during_transfer(int family, std::vector<std::string> args) {
     ::close(listener);
     tool.signal(SIGINT);
     EXPECT_EQ(tool.wait(20s), 0) << tool.err();
+    if (err)
+        *err = tool.err();
     auto lines = json_lines(tool.out());
     EXPECT_EQ(lines.size(), 1u) << tool.out();
     if (lines.empty())
         return json::array();
     EXPECT_EQ(lines.back()["unit"], "usecs");
     return lines.back()["histograms"];
+}
+
+bool function_hook_used(const std::string& err) {
+    for (const char* kind : {": using fentry/", ": using fexit/", ": using kprobe/"})
+        if (err.find(kind) != std::string::npos)
+            return true;
+    return false;
+}
+
+// The lines -v writes for `event`: each of `passed` passed over with a reason, then `used`.
+void expect_choice(const std::string& err, const std::string& event,
+                   const std::vector<std::string>& passed, const std::string& used) {
+    for (const auto& hook : passed) {
+        const std::string line = "coretrace: " + event + ": passed over " + hook + ": ";
+        const auto at = err.find(line);
+        ASSERT_NE(at, std::string::npos) << line << "\n" << err;
+        const auto end = err.find('\n', at);
+        EXPECT_GT(end, at + line.size()) << "no reason given: " << err.substr(at, end - at);
+    }
+    EXPECT_NE(err.find("coretrace: " + event + ": using " + used + ": "), std::string::npos)
+        << used << "\n"
+        << err;
 }
 
 } // namespace
@@ -143,6 +169,20 @@ TEST(Tcprtt, ByLocalAddressIPv6) {
 TEST(Tcprtt, AddressFilterExcludes) {
     json histograms = histograms_during_transfer(AF_INET, {"-p", "PORT", "-A", "127.0.0.2"});
     EXPECT_TRUE(histograms.empty()) << histograms;
+}
+
+// Here (no fentry, no kprobes) -v shows tcp_rcv_established's hooks passed over with the
+// library's reason and tcp:tcp_probe chosen, and the samples are still taken. On a kernel that
+// allows fentry or kprobes (Debian 12's 6.1) those are chosen: skipped here.
+TEST(Tcprtt, VerboseShowsTheFunctionHooksPassedOver) {
+    std::string err;
+    json histograms = histograms_during_transfer(AF_INET, {"-v", "-p", "PORT"}, &err);
+    if (function_hook_used(err))
+        GTEST_SKIP() << "this kernel allows fentry or kprobes: the tracepoint is not used";
+    expect_choice(err, "segment received in ESTABLISHED (srtt)",
+                  {"fentry/tcp_rcv_established", "kprobe/tcp_rcv_established"}, "tp/tcp/tcp_probe");
+    ASSERT_EQ(histograms.size(), 1u) << histograms;
+    EXPECT_GE(histograms[0]["count"].get<std::uint64_t>(), 10u) << histograms;
 }
 
 TEST(Tcprtt, BadInputAndCleanup) {

@@ -38,7 +38,9 @@ int port_of(const sockaddr_storage& address) {
     return ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port); // same in sin6
 }
 
-void backlog_of_three(int family) {
+// Three handshakes on a listener of backlog 10 that accepts none, with tcpsynbl --json -L PORT
+// plus `extra` running; checks the histogram and puts tcpsynbl's stderr in `err`.
+void backlog_of_three_into(int family, const std::vector<std::string>& extra, std::string& err) {
     int listener = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_storage bound = loopback(family, 0);
     ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&bound), sizeof(bound)), 0);
@@ -58,13 +60,17 @@ void backlog_of_three(int family) {
             }
         },
         /*exit_after=*/false);
-    Subprocess tool({coretrace_binary(), "tcpsynbl", "--json", "-L", std::to_string(port)});
+    std::vector<std::string> argv = {coretrace_binary(), "tcpsynbl", "--json", "-L",
+                                     std::to_string(port)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    Subprocess tool(argv);
     ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
     child.go();
     ASSERT_TRUE(child.wait_done());
     tool.signal(SIGINT);
     ASSERT_EQ(tool.wait(20s), 0) << tool.err();
     ::close(listener);
+    err = tool.err();
 
     auto lines = json_lines(tool.out());
     ASSERT_EQ(lines.size(), 1u) << tool.out();
@@ -81,6 +87,33 @@ void backlog_of_three(int family) {
     EXPECT_EQ(by_min[2], 1u) << histograms;
 }
 
+void backlog_of_three(int family) {
+    std::string err;
+    backlog_of_three_into(family, {}, err);
+}
+
+bool function_hook_used(const std::string& err) {
+    for (const char* kind : {": using fentry/", ": using fexit/", ": using kprobe/"})
+        if (err.find(kind) != std::string::npos)
+            return true;
+    return false;
+}
+
+// The lines -v writes for `event`: each of `passed` passed over with a reason, then `used`.
+void expect_choice(const std::string& err, const std::string& event,
+                   const std::vector<std::string>& passed, const std::string& used) {
+    for (const auto& hook : passed) {
+        const std::string line = "coretrace: " + event + ": passed over " + hook + ": ";
+        const auto at = err.find(line);
+        ASSERT_NE(at, std::string::npos) << line << "\n" << err;
+        const auto end = err.find('\n', at);
+        EXPECT_GT(end, at + line.size()) << "no reason given: " << err.substr(at, end - at);
+    }
+    EXPECT_NE(err.find("coretrace: " + event + ": using " + used + ": "), std::string::npos)
+        << used << "\n"
+        << err;
+}
+
 } // namespace
 
 TEST(Tcpsynbl, BacklogOfThreeWaitingConnectionsIPv4) {
@@ -89,6 +122,22 @@ TEST(Tcpsynbl, BacklogOfThreeWaitingConnectionsIPv4) {
 
 TEST(Tcpsynbl, BacklogOfThreeWaitingConnectionsIPv6) {
     backlog_of_three(AF_INET6);
+}
+
+// Here (no fentry, no kprobes) -v shows the IPv4 function's hooks passed over with the library's
+// reason and the state change chosen, which then serves IPv6 listeners too (the IPv6 function
+// is not considered), and the three handshakes on an IPv6 listener are still counted. On a
+// kernel that allows fentry or kprobes (Debian 12's 6.1) those are chosen: skipped here.
+TEST(Tcpsynbl, VerboseShowsTheFunctionHooksPassedOver) {
+    std::string err;
+    backlog_of_three_into(AF_INET6, {"-v"}, err);
+    if (function_hook_used(err))
+        GTEST_SKIP() << "this kernel allows fentry or kprobes: the tracepoint is not used";
+    expect_choice(err,
+                  "handshake completed on an IPv4 listener (tracepoint: any, LISTEN->SYN_RECV)",
+                  {"fentry/tcp_v4_syn_recv_sock", "kprobe/tcp_v4_syn_recv_sock"},
+                  "tp/sock/inet_sock_set_state");
+    EXPECT_EQ(err.find("handshake completed on an IPv6 listener"), std::string::npos) << err;
 }
 
 TEST(Tcpsynbl, BadInputAndCleanup) {

@@ -62,7 +62,10 @@ std::size_t read_exactly(int fd, std::size_t bytes) {
 
 constexpr std::size_t sent = 300000, replied = 70000;
 
-void exchange(int family, const char* address) {
+// Runs tcptop --json -p CHILD, plus `extra`, during the exchange and checks what it counted;
+// `err` gets tcptop's stderr. (A void function: gtest's ASSERTs return from it.)
+void exchange_into(int family, const char* address, const std::vector<std::string>& extra,
+                   std::string& err) {
     int listener = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_storage bound = loopback(family, 0);
     ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&bound), sizeof(bound)), 0);
@@ -84,7 +87,10 @@ void exchange(int family, const char* address) {
             ::close(fd);
         },
         /*exit_after=*/true);
-    Subprocess tool({coretrace_binary(), "tcptop", "--json", "-p", std::to_string(child.pid())});
+    std::vector<std::string> argv = {coretrace_binary(), "tcptop", "--json", "-p",
+                                     std::to_string(child.pid())};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    Subprocess tool(argv);
     ASSERT_TRUE(tool.wait_for("Hit Ctrl-C")) << tool.err();
     child.go();
     sockaddr_storage peer{};
@@ -99,6 +105,7 @@ void exchange(int family, const char* address) {
     ::close(listener);
     tool.signal(SIGINT);
     ASSERT_EQ(tool.wait(20s), 0) << tool.err();
+    err = tool.err();
 
     // Sum the child's connection over every interval report (the last comes at SIGINT).
     std::uint64_t tx = 0, rx = 0;
@@ -124,6 +131,33 @@ void exchange(int family, const char* address) {
     EXPECT_EQ(rx, replied);
 }
 
+void exchange(int family, const char* address) {
+    std::string err;
+    exchange_into(family, address, {}, err);
+}
+
+bool function_hook_used(const std::string& err) {
+    for (const char* kind : {": using fentry/", ": using fexit/", ": using kprobe/"})
+        if (err.find(kind) != std::string::npos)
+            return true;
+    return false;
+}
+
+// The lines -v writes for `event`: each of `passed` passed over with a reason, then `used`.
+void expect_choice(const std::string& err, const std::string& event,
+                   const std::vector<std::string>& passed, const std::string& used) {
+    for (const auto& hook : passed) {
+        const std::string line = "coretrace: " + event + ": passed over " + hook + ": ";
+        const auto at = err.find(line);
+        ASSERT_NE(at, std::string::npos) << line << "\n" << err;
+        const auto end = err.find('\n', at);
+        EXPECT_GT(end, at + line.size()) << "no reason given: " << err.substr(at, end - at);
+    }
+    EXPECT_NE(err.find("coretrace: " + event + ": using " + used + ": "), std::string::npos)
+        << used << "\n"
+        << err;
+}
+
 } // namespace
 
 TEST(Tcptop, CountsTheChildsBytesIPv4) {
@@ -136,6 +170,21 @@ TEST(Tcptop, CountsTheChildsBytesIPv6) {
 
 // Text output: the header, without clearing the screen (-C) or the load
 // line (-S), one report (interval 1, count 1).
+// Here (no fentry/fexit, no kprobes) -v shows libbpf-tools' functions passed over with the
+// library's reason and the tracepoints chosen, and the bytes are still counted exactly. On a
+// kernel that allows the functions (Debian 12's 6.1) they are chosen: skipped here.
+TEST(Tcptop, VerboseShowsTheFunctionHooksPassedOver) {
+    std::string err;
+    exchange_into(AF_INET, "127.0.0.1", {"-v"}, err);
+    if (function_hook_used(err))
+        GTEST_SKIP() << "this kernel allows fentry or kprobes: the tracepoints are not used";
+    expect_choice(err, "socket send (bytes)", {"fexit/tcp_sendmsg", "kprobe/tcp_sendmsg"},
+                  "tp/sock/sock_send_length");
+    expect_choice(err, "socket receive (bytes)",
+                  {"fentry/tcp_cleanup_rbuf", "kprobe/tcp_cleanup_rbuf"},
+                  "tp/sock/sock_recv_length");
+}
+
 TEST(Tcptop, TextOutputAndCount) {
     auto result = run({coretrace_binary(), "tcptop", "-C", "-S", "1", "1"});
     ASSERT_EQ(result.code, 0) << result.err;

@@ -1,6 +1,7 @@
 // solisten: listen(2) calls on IPv4 and IPv6 sockets as they return, libbpf-tools' solisten
-// with its flags and text output, rebuilt on listen(2)'s tracepoints, plus --json, -u, -c,
-// every filter in the kernel, and a count of records lost.
+// with its flags and text output, seen at inet_listen's return (fexit) where the kernel allows
+// it, as libbpf-tools, and on listen(2)'s tracepoints otherwise, plus --json, -u, -c, every
+// filter in the kernel, and a count of records lost.
 #include "solisten.skel.h"
 #include "solisten.h"
 
@@ -33,12 +34,22 @@ struct Options {
     long duration_s = 0;
 };
 
-constexpr std::string_view listen_enter[] = {"tp/syscalls/sys_enter_listen"};
+// Two paths: fexit/inet_listen alone (socket, backlog and result in one program), or listen(2)'s
+// entry and exit. The first row decides; the exit is loaded only with the entry.
+constexpr std::string_view listen_enter[] = {"fexit/inet_listen", "tp/syscalls/sys_enter_listen"};
 constexpr std::string_view listen_exit[] = {"tp/syscalls/sys_exit_listen"};
 constexpr hooks::EventHooks solisten_hooks[] = {
-    {"listen(2) entry", listen_enter},
-    {"listen(2) exit", listen_exit},
+    {"listen (fexit: the whole call; tracepoint: listen(2) entry)", listen_enter},
+    {"listen(2) exit (tracepoint path)", listen_exit},
 };
+
+void choose_hooks(bpf_object* object) {
+    const bpf_program* chosen = hooks::prefer(object, solisten_hooks[0]);
+    if (hooks::Hook::from_section(bpf_program__section_name(chosen)).kind == hooks::Kind::fexit)
+        hooks::skip(object, solisten_hooks[1]);
+    else
+        hooks::prefer(object, solisten_hooks[1]);
+}
 
 // libbpf-tools' PROTO column: TCPv4, UDPv6, ...
 std::string protocol_text(unsigned family, unsigned type) {
@@ -100,8 +111,7 @@ int run(const Options& options) {
     StopSignals stop;
 
     auto skel = Skeleton<solisten_bpf>::open();
-    for (const auto& event : solisten_hooks)
-        hooks::prefer(skel.object(), event);
+    choose_hooks(skel.object());
     run_events<solisten_event, Printer>(skel, filter, stop, options.common,
                                         {.banner = "Tracing listen syscalls... Hit Ctrl-C to end.",
                                          .duration = seconds(options.duration_s),
@@ -113,15 +123,20 @@ int run(const Options& options) {
 
 int solisten_main(int argc, char** argv) {
     Options options;
-    CLI::App app{"Trace IPv4 and IPv6 listen syscalls, as they return.\n"
-                 "Seen on listen(2)'s tracepoints; every filter is applied in the kernel.\n\n"
-                 "USAGE: solisten [-h] [-t] [-p PID] [-u UID] [-c CG] [-d DURATION] [--json]\n\n"
-                 "EXAMPLES:\n"
-                 "    solisten           # trace listen syscalls\n"
-                 "    solisten -t        # output with timestamp\n"
-                 "    solisten -p 1216   # only trace PID 1216\n"
-                 "    solisten --json    # one JSON object per call, and a summary",
-                 "solisten"};
+    CLI::App app{
+        "Trace IPv4 and IPv6 listen syscalls, as they return.\n"
+        "Seen at inet_listen's return (fexit) where the kernel allows it, as libbpf-tools:\n"
+        "TCP listens, also those made inside the kernel, with the backlog capped at\n"
+        "somaxconn. Otherwise on listen(2)'s tracepoints: every listen(2) on an IPv4/IPv6\n"
+        "socket (UDP too), with the backlog as passed. Every filter is applied in the\n"
+        "kernel.\n\n"
+        "USAGE: solisten [-h] [-t] [-p PID] [-u UID] [-c CG] [-d DURATION] [--json]\n\n"
+        "EXAMPLES:\n"
+        "    solisten           # trace listen syscalls\n"
+        "    solisten -t        # output with timestamp\n"
+        "    solisten -p 1216   # only trace PID 1216\n"
+        "    solisten --json    # one JSON object per call, and a summary",
+        "solisten"};
     app.add_option("-p,--pid", options.pid, "Process ID to trace")->check(positive_integer);
     app.add_flag("-t,--timestamp", options.common.timestamp, "Include timestamp on output");
     app.add_option("-u,--uid", options.uid, "User ID to trace")->check(user_id);

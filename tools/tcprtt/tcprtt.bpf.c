@@ -1,11 +1,14 @@
 /* tcprtt: histograms of TCP smoothed round-trip time (srtt), sampled on each segment a socket
  * receives in the ESTABLISHED state.
  *
- * libbpf-tools reads tcp_sock.srtt_us from an fentry/kprobe on tcp_rcv_established; here the
- * tcp:tcp_probe tracepoint, which fires at the start of tcp_rcv_established with the same
- * socket's srtt (already shifted: microseconds), ports and addresses. Same samples. */
+ * Where fentry or kprobes work, libbpf-tools' hook: tcp_rcv_established's entry, reading the
+ * socket's tcp_sock.srtt_us, ports and addresses through CO-RE. Elsewhere the tcp:tcp_probe
+ * tracepoint, which fires at the start of tcp_rcv_established with the same socket's srtt
+ * (already shifted: microseconds), ports and addresses. Same samples either way. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 #include <coretrace/log2.bpf.h>
 #include <coretrace/sock.bpf.h>
 #include "tcprtt.h"
@@ -57,20 +60,14 @@ static __always_inline bool address_matches(const __u8* addr, __u16 family, __u1
     return true;
 }
 
-SEC("tp/tcp/tcp_probe")
-int tcprtt_probe(struct trace_event_raw_tcp_probe* ctx) {
+/* One srtt sample (microseconds) of a connection: filtered, then counted in its histogram. */
+static __always_inline int sample(__u16 family, __u16 sport, __u16 dport, const __u8* saddr,
+                                  const __u8* daddr, __u64 srtt) {
     struct tcprtt_hist zero = {}, *hist;
     struct tcprtt_key key = {};
-    __u8 saddr[16], daddr[16];
-    __u16 family = ctx->family;
-    __u64 srtt;
 
-    if (family != CT_AF_INET && family != CT_AF_INET6)
+    if ((targ_sport && sport != targ_sport) || (targ_dport && dport != targ_dport))
         return 0;
-    if ((targ_sport && ctx->sport != targ_sport) || (targ_dport && ctx->dport != targ_dport))
-        return 0;
-    address_of(ctx->saddr, family, saddr);
-    address_of(ctx->daddr, family, daddr);
     if (!address_matches(saddr, family, targ_saddr_family, targ_saddr) ||
         !address_matches(daddr, family, targ_daddr_family, targ_daddr))
         return 0;
@@ -90,11 +87,44 @@ int tcprtt_probe(struct trace_event_raw_tcp_probe* ctx) {
         if (!hist)
             return 0;
     }
-    srtt = ctx->srtt;
     if (targ_ms)
         srtt /= 1000;
     __sync_fetch_and_add(&hist->slots[ct_log2_slot(srtt, TCPRTT_MAX_SLOTS)], 1);
     __sync_fetch_and_add(&hist->latency, srtt);
     __sync_fetch_and_add(&hist->count, 1);
     return 0;
+}
+
+/* tcp_rcv_established(sk, skb): the socket's own fields (srtt_us holds 8 times the srtt). */
+static __always_inline int sample_sock(struct sock* sk) {
+    struct ct_sock_tuple tuple;
+    __u64 srtt;
+
+    ct_tuple_of_sock(sk, &tuple);
+    if (tuple.family != CT_AF_INET && tuple.family != CT_AF_INET6)
+        return 0;
+    srtt = BPF_CORE_READ((struct tcp_sock*)sk, srtt_us) >> 3;
+    return sample(tuple.family, tuple.sport, tuple.dport, tuple.saddr, tuple.daddr, srtt);
+}
+
+SEC("fentry/tcp_rcv_established")
+int BPF_PROG(tcprtt_rcv_established, struct sock* sk) {
+    return sample_sock(sk);
+}
+
+SEC("kprobe/tcp_rcv_established")
+int BPF_KPROBE(tcprtt_rcv_established_kprobe, struct sock* sk) {
+    return sample_sock(sk);
+}
+
+SEC("tp/tcp/tcp_probe")
+int tcprtt_probe(struct trace_event_raw_tcp_probe* ctx) {
+    __u8 saddr[16], daddr[16];
+    __u16 family = ctx->family;
+
+    if (family != CT_AF_INET && family != CT_AF_INET6)
+        return 0;
+    address_of(ctx->saddr, family, saddr);
+    address_of(ctx->daddr, family, daddr);
+    return sample(family, ctx->sport, ctx->dport, saddr, daddr, ctx->srtt);
 }

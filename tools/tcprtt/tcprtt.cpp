@@ -1,5 +1,6 @@
 // tcprtt: histograms of TCP smoothed round-trip time, libbpf-tools' tcprtt with its flags and
-// text output, rebuilt on the tcp:tcp_probe tracepoint, plus --json.
+// text output, sampled at tcp_rcv_established (fentry, else kprobe) where the kernel allows it,
+// as libbpf-tools, and on the tcp:tcp_probe tracepoint otherwise, plus --json.
 #include "tcprtt.skel.h"
 #include "tcprtt.h"
 
@@ -33,7 +34,8 @@ struct Options {
     std::string laddr, raddr;
 };
 
-constexpr std::string_view tcp_probe[] = {"tp/tcp/tcp_probe"};
+constexpr std::string_view tcp_probe[] = {"fentry/tcp_rcv_established",
+                                          "kprobe/tcp_rcv_established", "tp/tcp/tcp_probe"};
 constexpr hooks::EventHooks tcprtt_hooks[] = {
     {"segment received in ESTABLISHED (srtt)", tcp_probe},
 };
@@ -125,7 +127,9 @@ int run(const Options& options) {
 int tcprtt_main(int argc, char** argv) {
     Options options;
     CLI::App app{"Summarize TCP RTT as a histogram.\n"
-                 "Sampled on tcp:tcp_probe (each segment received in ESTABLISHED).\n\n"
+                 "Sampled on each segment received in ESTABLISHED: at tcp_rcv_established\n"
+                 "(fentry, else kprobe) where the kernel allows it, else on tcp:tcp_probe;\n"
+                 "the same samples either way.\n\n"
                  "USAGE: tcprtt [-h] [-T] [-m] [-i INTERVAL] [-d DURATION] [-p LPORT] [-P RPORT]\n"
                  "              [-a LADDR] [-A RADDR] [-b | -B] [-e] [--json]\n\n"
                  "EXAMPLES:\n"

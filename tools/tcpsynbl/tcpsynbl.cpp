@@ -1,6 +1,7 @@
 // tcpsynbl: histograms of TCP listeners' accept backlog as handshakes complete, per backlog
-// limit: libbpf-tools' tcpsynbl with its flags and text output, rebuilt on
-// sock:inet_sock_set_state, plus -L and --json.
+// limit: libbpf-tools' tcpsynbl with its flags and text output, sampled at
+// tcp_v4_syn_recv_sock / tcp_v6_syn_recv_sock (fentry, else kprobes) where the kernel allows
+// them, as libbpf-tools, and on sock:inet_sock_set_state otherwise, plus -L and --json.
 #include "tcpsynbl.skel.h"
 #include "tcpsynbl.h"
 
@@ -34,10 +35,40 @@ struct Options {
     long count = 0;
 };
 
-constexpr std::string_view state_change[] = {"tp/sock/inet_sock_set_state"};
+// Two paths: the functions, one per listener family, or the one state change for both. The first
+// row decides; the second then follows it (its tracepoint is the first row's, listed so that
+// `coretrace features` shows a hook for it on every kernel).
+constexpr std::string_view v4_listener[] = {
+    "fentry/tcp_v4_syn_recv_sock", "kprobe/tcp_v4_syn_recv_sock", "tp/sock/inet_sock_set_state"};
+constexpr std::string_view v6_listener[] = {
+    "fentry/tcp_v6_syn_recv_sock", "kprobe/tcp_v6_syn_recv_sock", "tp/sock/inet_sock_set_state"};
 constexpr hooks::EventHooks tcpsynbl_hooks[] = {
-    {"handshake completed (LISTEN->SYN_RECV of the new socket)", state_change},
+    {"handshake completed on an IPv4 listener (tracepoint: any, LISTEN->SYN_RECV)", v4_listener},
+    {"handshake completed on an IPv6 listener", v6_listener},
 };
+
+bool function_hook(const bpf_program* program) {
+    const auto kind = hooks::Hook::from_section(bpf_program__section_name(program)).kind;
+    return kind == hooks::Kind::fentry || kind == hooks::Kind::fexit ||
+           kind == hooks::Kind::kprobe || kind == hooks::Kind::kretprobe;
+}
+
+// Keeps either both functions or the state change alone.
+void choose_hooks(bpf_object* object) {
+    const hooks::EventHooks& v4 = tcpsynbl_hooks[0];
+    const hooks::EventHooks& v6 = tcpsynbl_hooks[1];
+    const bpf_program* v4_choice = hooks::prefer(object, v4);
+    if (!function_hook(v4_choice)) {
+        // The state change sees both families; the IPv6 functions (all but the shared last
+        // candidate) stay out.
+        hooks::skip(object, {v6.event, v6.sections.first(v6.sections.size() - 1)});
+        return;
+    }
+    if (!function_hook(hooks::prefer(object, v6)))
+        throw Error(fmt::format("{} works on this kernel but no function hook for {} does; "
+                                "CORETRACE_DISABLE=fentry,kprobe uses the state change for both",
+                                bpf_program__section_name(v4_choice), v6.event));
+}
 
 void report(const Options& options, HashMap<std::uint64_t, tcpsynbl_hist>& hists) {
     auto items = hists.items();
@@ -71,8 +102,7 @@ int run(const Options& options) {
     StopSignals stop;
 
     auto skel = Skeleton<tcpsynbl_bpf>::open();
-    for (const auto& event : tcpsynbl_hooks)
-        hooks::prefer(skel.object(), event);
+    choose_hooks(skel.object());
     skel->rodata->targ_family = options.ipv4 ? AF_INET : options.ipv6 ? AF_INET6 : 0;
     inet::store_ports(options.ports, skel->rodata->targ_ports, skel->rodata->targ_ports_len);
     skel.load();
@@ -91,16 +121,20 @@ int run(const Options& options) {
 
 int tcpsynbl_main(int argc, char** argv) {
     Options options;
-    CLI::App app{"Summarize TCP SYN backlog as a histogram.\n"
-                 "Sampled on sock:inet_sock_set_state as each handshake completes.\n\n"
-                 "USAGE: tcpsynbl [-h] [-T] [-4 | -6] [-L PORTS] [--json] [interval] [count]\n\n"
-                 "EXAMPLES:\n"
-                 "    tcpsynbl              # trace syn backlog\n"
-                 "    tcpsynbl -T 1 10      # print 1 second summaries with timestamps, 10 times\n"
-                 "    tcpsynbl -4           # trace IPv4 family only\n"
-                 "    tcpsynbl -6           # trace IPv6 family only\n"
-                 "    tcpsynbl -L 80,443    # only listeners on ports 80 and 443",
-                 "tcpsynbl"};
+    CLI::App app{
+        "Summarize TCP SYN backlog as a histogram.\n"
+        "Sampled as each handshake completes: at tcp_v4_syn_recv_sock and\n"
+        "tcp_v6_syn_recv_sock (fentry, else kprobes) where the kernel allows them, as\n"
+        "libbpf-tools; otherwise on sock:inet_sock_set_state (LISTEN->SYN_RECV of the new\n"
+        "socket), which misses handshakes dropped because the accept queue was full.\n\n"
+        "USAGE: tcpsynbl [-h] [-T] [-4 | -6] [-L PORTS] [--json] [interval] [count]\n\n"
+        "EXAMPLES:\n"
+        "    tcpsynbl              # trace syn backlog\n"
+        "    tcpsynbl -T 1 10      # print 1 second summaries with timestamps, 10 times\n"
+        "    tcpsynbl -4           # trace IPv4 family only\n"
+        "    tcpsynbl -6           # trace IPv6 family only\n"
+        "    tcpsynbl -L 80,443    # only listeners on ports 80 and 443",
+        "tcpsynbl"};
     app.add_option("interval", options.interval_s, "Seconds between reports")
         ->check(positive_integer);
     app.add_option("count", options.count, "Number of reports")->check(positive_integer);

@@ -1,5 +1,6 @@
 // tcptop: the top TCP connections by traffic, refreshed every interval: libbpf-tools' tcptop
-// with its flags and text output, rebuilt on sock:sock_send_length / sock_recv_length, plus
+// with its flags and text output, counted on libbpf-tools' tcp_sendmsg / tcp_cleanup_rbuf where
+// fentry/fexit or kprobes work and on sock:sock_send_length / sock_recv_length otherwise, plus
 // --json, -u, and the transfers the map could not count reported.
 #include "tcptop.skel.h"
 #include "tcptop.h"
@@ -42,8 +43,12 @@ struct Options {
     long count = 0;
 };
 
-constexpr std::string_view send_length[] = {"tp/sock/sock_send_length"};
-constexpr std::string_view recv_length[] = {"tp/sock/sock_recv_length"};
+// Each direction on its own: the function hooks and the tracepoints count the same bytes in the
+// same task, so a kernel may take one kind for sending and the other for receiving.
+constexpr std::string_view send_length[] = {"fexit/tcp_sendmsg", "kprobe/tcp_sendmsg",
+                                            "tp/sock/sock_send_length"};
+constexpr std::string_view recv_length[] = {"fentry/tcp_cleanup_rbuf", "kprobe/tcp_cleanup_rbuf",
+                                            "tp/sock/sock_recv_length"};
 constexpr hooks::EventHooks tcptop_hooks[] = {
     {"socket send (bytes)", send_length},
     {"socket receive (bytes)", recv_length},
@@ -161,7 +166,10 @@ int tcptop_main(int argc, char** argv) {
     Options options;
     CLI::App app{
         "Summarize the top active TCP sessions - like top, but for TCP.\n"
-        "Counted on sock:sock_send_length / sock_recv_length; every filter is applied in the\n"
+        "Counted at tcp_sendmsg's return and tcp_cleanup_rbuf (fexit/fentry, else kprobes) where\n"
+        "the kernel allows them, as libbpf-tools; otherwise on sock:sock_send_length /\n"
+        "sock_recv_length (6.3+), which miss data that skips sock_sendmsg/sock_recvmsg (splice\n"
+        "from a socket, sendfile before 6.5, zero-copy receive). Every filter is applied in the\n"
         "kernel.\n\n"
         "USAGE: tcptop [-h] [-p PID] [-u UID] [-c CG] [-4|-6] [-S] [-C] [-s SORT] [-r ROWS]\n"
         "              [--json] [interval] [count]\n\n"
