@@ -9,6 +9,7 @@
 #include "coretrace/system.hpp"
 #include "coretrace/tool.hpp"
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <linux/bpf.h>
 #include <nlohmann/json.hpp>
@@ -83,10 +84,32 @@ int run(const CommonOptions& common) {
     nlohmann::json passed_over_json = nlohmann::json::object();
     std::string tools_text;
     for (const auto& tool : tools()) {
+        // A tool with two paths (hooks::prefer_path): the events of the path it would not take
+        // here are not used, and on the tracepoint path its events' function hooks are not.
+        const bool paths = std::any_of(tool.hooks.begin(), tool.hooks.end(),
+                                       [](const auto& e) { return e.path != hooks::Path::both; });
+        bool function_path = false;
+        if (paths) {
+            try {
+                function_path = hooks::function_path_here(tool.hooks);
+            } catch (const std::exception&) { // the first event cannot run: said below
+            }
+        }
         for (const auto& need : tool.hooks) {
             std::string verdict;
+            if (paths &&
+                need.path == (function_path ? hooks::Path::tracepoint : hooks::Path::function)) {
+                tools_text +=
+                    fmt::format("  {:<12} {:<18} not used here (the {} path is)\n", tool.name,
+                                need.event, function_path ? "function-hook" : "tracepoint");
+                continue;
+            }
             try {
                 auto choice = hooks::choose(need.event, need.hooks(), hooks::kernel_prober());
+                if (paths && !function_path && hooks::function_hook(choice.hook.describe()))
+                    choice.hook = hooks::choose(need.event, need.tracepoint_hooks(),
+                                                hooks::kernel_prober())
+                                      .hook; // as prefer_path does on the tracepoint path
                 verdict = choice.hook.describe();
                 tools_json[std::string(tool.name)][std::string(need.event)] = verdict;
                 for (const auto& [hook, reason] : choice.passed_over)
@@ -95,8 +118,8 @@ int run(const CommonOptions& common) {
                 verdict = "uses " + verdict;
             } catch (const std::exception& e) {
                 tools_json[std::string(tool.name)][std::string(need.event)] = nullptr;
-                verdict = std::string(need.optional ? "not traced here: " : "cannot run: ") +
-                          e.what();
+                verdict =
+                    std::string(need.optional ? "not traced here: " : "cannot run: ") + e.what();
             }
             tools_text += fmt::format("  {:<12} {:<18} {}\n", tool.name, need.event, verdict);
         }

@@ -4,6 +4,7 @@
 #include "coretrace/error.hpp"
 #include "coretrace/log.hpp"
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <map>
 
@@ -166,8 +167,8 @@ bool prefer_all(bpf_object* object, std::span<const EventHooks> group, bool requ
     }
 }
 
-bool function_hook(const bpf_program* program) {
-    switch (Hook::from_section(bpf_program__section_name(program)).kind) {
+bool function_hook(std::string_view section) {
+    switch (Hook::from_section(section).kind) {
     case Kind::fentry:
     case Kind::fexit:
     case Kind::kprobe:
@@ -178,11 +179,74 @@ bool function_hook(const bpf_program* program) {
     }
 }
 
+bool function_hook(const bpf_program* program) {
+    return function_hook(bpf_program__section_name(program));
+}
+
 std::vector<Hook> EventHooks::hooks() const {
     std::vector<Hook> out;
     for (auto section : sections)
         out.push_back(Hook::from_section(section));
     return out;
+}
+
+std::vector<Hook> EventHooks::tracepoint_hooks() const {
+    std::vector<Hook> out;
+    for (auto section : sections)
+        if (!function_hook(section))
+            out.push_back(Hook::from_section(section));
+    return out;
+}
+
+bool function_path_here(std::span<const EventHooks> table, Prober& prober) {
+    const auto& first = table.front();
+    return function_hook(choose(first.event, first.hooks(), prober).hook.describe());
+}
+
+bool prefer_path(bpf_object* object, std::span<const EventHooks> table) {
+    const bpf_program* first = prefer(object, table.front());
+    const bool functions = function_hook(first);
+    const Path other = functions ? Path::tracepoint : Path::function;
+    // The other path's events first: their programs are not among those kept below.
+    for (const auto& event : table.subspan(1))
+        if (event.path == other)
+            skip(object, event);
+    for (const auto& event : table.subspan(1)) {
+        if (event.path == other)
+            continue;
+        bpf_program* chosen;
+        try {
+            chosen = prefer(object, event);
+        } catch (const Error& e) {
+            if (!event.optional)
+                throw;
+            skip(object, event);
+            log::debug("{}: not traced: {}", event.event, e.what());
+            continue;
+        }
+        // (An event listing no function hook uses its tracepoint on both paths.)
+        const bool has_function_hook =
+            std::any_of(event.sections.begin(), event.sections.end(),
+                        [](std::string_view section) { return function_hook(section); });
+        if (functions && event.path == Path::both && has_function_hook && !function_hook(chosen))
+            throw Error(fmt::format("{} uses {} but {} can only use {}: not loading a mix of "
+                                    "function hooks and tracepoints (CORETRACE_DISABLE=fentry,"
+                                    "kprobe selects the tracepoints)",
+                                    table.front().event, bpf_program__section_name(first),
+                                    event.event, bpf_program__section_name(chosen)));
+        if (functions || !function_hook(chosen))
+            continue;
+        // The tracepoint path, but this event's function hook works where the first's did not:
+        // its tracepoint, as the rest of the path.
+        std::vector<std::string_view> function_sections, tracepoint_sections;
+        for (auto section : event.sections)
+            (function_hook(section) ? function_sections : tracepoint_sections).push_back(section);
+        skip(object, {event.event, function_sections});
+        log::debug("{}: not using {}: {} is on a tracepoint", event.event,
+                   bpf_program__section_name(chosen), table.front().event);
+        prefer(object, {event.event, tracepoint_sections});
+    }
+    return functions;
 }
 
 bpf_program* prefer(bpf_object* object, const EventHooks& need, Prober& prober) {

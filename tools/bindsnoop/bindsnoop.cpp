@@ -4,7 +4,6 @@
 // records lost.
 #include "bindsnoop.skel.h"
 #include "bindsnoop.h"
-#include "../tcpconnect/hook_path.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/error.hpp"
@@ -36,7 +35,7 @@ struct Options {
     bool errors = false;
 };
 
-// Two paths (../tcpconnect/hook_path.hpp): fexit on inet_bind and inet6_bind, or bind(2)'s entry
+// Two paths (hooks::prefer_path): fexit on inet_bind and inet6_bind, or bind(2)'s entry
 // (both families) and exit. The first row decides.
 constexpr std::string_view bind_v4[] = {"fexit/inet_bind", "tp/syscalls/sys_enter_bind"};
 constexpr std::string_view bind_v6[] = {"fexit/inet6_bind", "tp/syscalls/sys_enter_bind"};
@@ -44,10 +43,8 @@ constexpr std::string_view bind_exit[] = {"tp/syscalls/sys_exit_bind"};
 constexpr hooks::EventHooks bindsnoop_hooks[] = {
     {"bind on an IPv4 socket", bind_v4},
     {"bind on an IPv6 socket", bind_v6},
-    {"bind(2) exit", bind_exit},
+    {"bind(2) exit", bind_exit, /*optional=*/false, hooks::Path::tracepoint},
 };
-constexpr hook_path::Path bindsnoop_paths[] = {hook_path::Path::both, hook_path::Path::both,
-                                               hook_path::Path::tracepoint};
 
 const char* protocol_name(unsigned protocol) {
     switch (protocol) {
@@ -125,7 +122,7 @@ int run(const Options& options) {
     StopSignals stop;
 
     auto skel = Skeleton<bindsnoop_bpf>::open();
-    hook_path::prefer_path(skel.object(), bindsnoop_hooks, bindsnoop_paths);
+    hooks::prefer_path(skel.object(), bindsnoop_hooks);
     skel->rodata->targ_errors = options.errors;
     inet::store_ports(options.ports, skel->rodata->targ_ports, skel->rodata->targ_ports_len);
     run_events<bindsnoop_event, Printer>(skel, filter, stop, options.common,

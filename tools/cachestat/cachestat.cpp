@@ -6,7 +6,6 @@
 #include "cachestat.h"
 
 #include "coretrace/clock.hpp"
-#include "coretrace/error.hpp"
 #include "coretrace/hooks.hpp"
 #include "coretrace/run_loop.hpp"
 #include "coretrace/skeleton.hpp"
@@ -15,7 +14,6 @@
 #include "coretrace/tool.hpp"
 
 #include <fmt/format.h>
-#include <span>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -36,32 +34,18 @@ constexpr std::string_view fault_sections[] = {
 constexpr std::string_view added_sections[] = {"tp/filemap/mm_filemap_add_to_page_cache"};
 constexpr std::string_view dirty_sections[] = {"tp/writeback/writeback_dirty_folio",
                                                "tp/writeback/writeback_dirty_page"};
+constexpr std::string_view buffer_dirty_sections[] = {"fentry/mark_buffer_dirty"};
+// Two paths (hooks::prefer_path): the accesses' hook decides; with fentry the fault row takes the
+// same program, and mark_buffer_dirty is counted where it can be.
 constexpr hooks::EventHooks cachestat_hooks[] = {
     {"page cache access", get_pages_sections},
     {"page fault on a file", fault_sections},
     {"page added to the page cache", added_sections},
     {"folio dirtied", dirty_sections},
+    // With the fentry accesses, metadata buffers dirtied, which libbpf-tools subtracts from them.
+    {"buffer dirtied (subtracted from accesses)", buffer_dirty_sections, /*optional=*/true,
+     hooks::Path::function},
 };
-
-// With the fentry accesses: metadata buffers dirtied, which libbpf-tools subtracts from them.
-constexpr std::string_view buffer_dirty_sections[] = {"fentry/mark_buffer_dirty"};
-constexpr hooks::EventHooks buffer_dirty_hooks[] = {
-    {"buffer dirtied (subtracted from accesses)", buffer_dirty_sections}};
-
-// The accesses' hook decides: with fentry, the fault row takes the same program and
-// mark_buffer_dirty is counted if it can be; with tracepoints, no fentry program loads.
-void choose_hooks(bpf_object* object) {
-    const bool functions = hooks::function_hook(hooks::prefer(object, cachestat_hooks[0]));
-    if (hooks::function_hook(hooks::prefer(object, cachestat_hooks[1])) != functions)
-        throw Error(fmt::format("{} and {} would be counted by different hooks (-v says why)",
-                                cachestat_hooks[0].event, cachestat_hooks[1].event));
-    for (const auto& event : std::span(cachestat_hooks).subspan(2))
-        hooks::prefer(object, event);
-    if (functions)
-        hooks::prefer_all(object, buffer_dirty_hooks);
-    else
-        hooks::skip(object, buffer_dirty_hooks[0]);
-}
 
 struct Options {
     CommonOptions common;
@@ -134,7 +118,7 @@ int run(Options& options) {
     StopSignals stop;
 
     auto skel = Skeleton<cachestat_bpf>::open();
-    choose_hooks(skel.object());
+    hooks::prefer_path(skel.object(), cachestat_hooks);
     options.filter.configure(skel->rodata);
     skel.load();
     skel.attach();

@@ -6,7 +6,6 @@
 
 #include "readahead.skel.h"
 
-#include "coretrace/error.hpp"
 #include "coretrace/histogram.hpp"
 #include "coretrace/hooks.hpp"
 #include "coretrace/run_loop.hpp"
@@ -16,17 +15,15 @@
 #include "coretrace/tool.hpp"
 
 #include <fmt/format.h>
-#include <iterator>
-#include <span>
 #include <nlohmann/json.hpp>
 
 namespace {
 
 using namespace coretrace;
 
-// Each event: libbpf-tools' function hook first, then the tracepoint. The first row decides the
-// path (see readahead.bpf.c): with fentry/fexit, every row takes its function hook (three
-// access rows share folio_mark_accessed) and the companions below are loaded too.
+// Two paths (hooks::prefer_path, readahead.bpf.c): each event lists libbpf-tools' function hook,
+// then the tracepoint; the first decides. With fentry/fexit every event takes its function hook
+// (three access events share folio_mark_accessed) and the function path's own events load too.
 constexpr std::string_view unbounded_sections[] = {"fentry/page_cache_ra_unbounded",
                                                    "tp/readahead/page_cache_ra_unbounded"};
 constexpr std::string_view order_sections[] = {"fentry/page_cache_ra_order",
@@ -41,6 +38,9 @@ constexpr std::string_view map_pages_sections[] = {"fentry/folio_mark_accessed",
 constexpr std::string_view fault_sections[] = {"fentry/folio_mark_accessed",
                                                "tp/filemap/mm_filemap_fault"};
 constexpr std::string_view deleted_sections[] = {"tp/filemap/mm_filemap_delete_from_page_cache"};
+constexpr std::string_view unbounded_exit[] = {"fexit/page_cache_ra_unbounded"};
+constexpr std::string_view order_exit[] = {"fexit/page_cache_ra_order"};
+constexpr std::string_view folio_deleted[] = {"raw_tp/mm_filemap_delete_from_page_cache"};
 constexpr hooks::EventHooks readahead_hooks[] = {
     {"readahead (unbounded)", unbounded_sections},
     {"readahead (large folios)", order_sections},
@@ -48,43 +48,14 @@ constexpr hooks::EventHooks readahead_hooks[] = {
     {"buffered read of pages", get_pages_sections},
     {"fault-around mapping of pages", map_pages_sections},
     {"page fault on a file", fault_sections},
-    {"page removed from the page cache", deleted_sections},
+    {"page removed from the page cache", deleted_sections, /*optional=*/false,
+     hooks::Path::tracepoint},
+    // The function path's other programs: the ends of the two readahead functions, and eviction
+    // seen with the folio's address.
+    {"readahead (unbounded) return", unbounded_exit, /*optional=*/false, hooks::Path::function},
+    {"readahead (large folios) return", order_exit, /*optional=*/false, hooks::Path::function},
+    {"folio removed from the page cache", folio_deleted, /*optional=*/false, hooks::Path::function},
 };
-// The function path's other programs: the ends of the two readahead functions, and eviction
-// seen with the folio's address (the raw tracepoint of the last row).
-constexpr std::string_view unbounded_exit[] = {"fexit/page_cache_ra_unbounded"};
-constexpr std::string_view order_exit[] = {"fexit/page_cache_ra_order"};
-constexpr std::string_view folio_deleted[] = {"raw_tp/mm_filemap_delete_from_page_cache"};
-constexpr hooks::EventHooks function_path_companions[] = {
-    {"readahead (unbounded) return", unbounded_exit},
-    {"readahead (large folios) return", order_exit},
-    {"folio removed from the page cache", folio_deleted},
-};
-
-// Loads one path: the function hooks where the first event gets one, else the tracepoints.
-void choose_path(bpf_object* object) {
-    bpf_program* first = hooks::prefer(object, readahead_hooks[0]);
-    const bool functions = hooks::function_hook(first);
-    const hooks::EventHooks& eviction = readahead_hooks[std::size(readahead_hooks) - 1];
-    for (const auto& event : std::span(readahead_hooks).subspan(1)) {
-        if (!functions) {
-            hooks::prefer(object, event);
-        } else if (&event == &eviction) {
-            hooks::skip(object, event); // the companion below sees the folio instead
-        } else if (!hooks::function_hook(hooks::prefer(object, event))) {
-            // Every event on the function path, or none: a mix would miscount pages.
-            throw Error(fmt::format("fentry works for {} but not for {} (-v says why)",
-                                    readahead_hooks[0].event, event.event));
-        }
-    }
-    for (const auto& event : function_path_companions) {
-        if (functions)
-            hooks::prefer(object, event);
-        else
-            hooks::skip(object, event);
-    }
-}
-
 struct Options {
     CommonOptions common;
     long duration_s = 0;
@@ -119,7 +90,7 @@ int run(Options& options) {
     StopSignals stop;
 
     auto skel = Skeleton<readahead_bpf>::open();
-    choose_path(skel.object());
+    hooks::prefer_path(skel.object(), readahead_hooks);
     options.filter.configure(skel->rodata);
     skel->rodata->targ_ms = options.milliseconds;
     skel.load();

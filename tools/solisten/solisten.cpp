@@ -34,22 +34,15 @@ struct Options {
     long duration_s = 0;
 };
 
-// Two paths: fexit/inet_listen alone (socket, backlog and result in one program), or listen(2)'s
-// entry and exit. The first row decides; the exit is loaded only with the entry.
+// Two paths (hooks::prefer_path): fexit/inet_listen alone (socket, backlog and result in one
+// program), or listen(2)'s entry and exit. The first row decides; the exit is loaded only with the
+// entry.
 constexpr std::string_view listen_enter[] = {"fexit/inet_listen", "tp/syscalls/sys_enter_listen"};
 constexpr std::string_view listen_exit[] = {"tp/syscalls/sys_exit_listen"};
 constexpr hooks::EventHooks solisten_hooks[] = {
     {"listen (fexit: the whole call; tracepoint: listen(2) entry)", listen_enter},
-    {"listen(2) exit (tracepoint path)", listen_exit},
+    {"listen(2) exit (tracepoint path)", listen_exit, /*optional=*/false, hooks::Path::tracepoint},
 };
-
-void choose_hooks(bpf_object* object) {
-    const bpf_program* chosen = hooks::prefer(object, solisten_hooks[0]);
-    if (hooks::Hook::from_section(bpf_program__section_name(chosen)).kind == hooks::Kind::fexit)
-        hooks::skip(object, solisten_hooks[1]);
-    else
-        hooks::prefer(object, solisten_hooks[1]);
-}
 
 // libbpf-tools' PROTO column: TCPv4, UDPv6, ...
 std::string protocol_text(unsigned family, unsigned type) {
@@ -111,7 +104,7 @@ int run(const Options& options) {
     StopSignals stop;
 
     auto skel = Skeleton<solisten_bpf>::open();
-    choose_hooks(skel.object());
+    hooks::prefer_path(skel.object(), solisten_hooks);
     run_events<solisten_event, Printer>(skel, filter, stop, options.common,
                                         {.banner = "Tracing listen syscalls... Hit Ctrl-C to end.",
                                          .duration = seconds(options.duration_s),

@@ -4,7 +4,6 @@
 // --json, -C CGROUP, every filter in the kernel, and a count of records lost.
 #include "tcpconnect.skel.h"
 #include "tcpconnect.h"
-#include "hook_path.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/error.hpp"
@@ -38,7 +37,7 @@ struct Options {
     bool timestamp = false, print_uid = false, count = false, source_port = false;
 };
 
-// Two paths (hook_path.hpp): the function hooks (fexit on tcp_v4_connect and tcp_v6_connect),
+// Two paths (hooks::prefer_path): the function hooks (fexit on tcp_v4_connect and tcp_v6_connect),
 // or sock:inet_sock_set_state (CLOSE->SYN_SENT, leaving SYN_SENT, both families) with connect(2)'s
 // exit. The first row decides.
 constexpr std::string_view connect_v4[] = {"fexit/tcp_v4_connect", "tp/sock/inet_sock_set_state"};
@@ -47,10 +46,8 @@ constexpr std::string_view connect_exit[] = {"tp/syscalls/sys_exit_connect"};
 constexpr hooks::EventHooks tcpconnect_hooks[] = {
     {"TCP connect over IPv4", connect_v4},
     {"TCP connect over IPv6", connect_v6},
-    {"connect(2) exit", connect_exit},
+    {"connect(2) exit", connect_exit, /*optional=*/false, hooks::Path::tracepoint},
 };
-constexpr hook_path::Path tcpconnect_paths[] = {hook_path::Path::both, hook_path::Path::both,
-                                                hook_path::Path::tracepoint};
 
 // -c: connects counted per local address, remote address, [local port,] remote port.
 using FlowKey = std::tuple<std::string, std::string, int, int>;
@@ -156,7 +153,7 @@ int run(const Options& options) {
     StopSignals stop;
 
     auto skel = Skeleton<tcpconnect_bpf>::open();
-    hook_path::prefer_path(skel.object(), tcpconnect_hooks, tcpconnect_paths);
+    hooks::prefer_path(skel.object(), tcpconnect_hooks);
     inet::store_ports(options.ports, skel->rodata->targ_ports, skel->rodata->targ_ports_len);
     run_events<tcpconnect_event, Printer>(skel, filter, stop, options.common,
                                           {.banner = "Tracing connect ... Hit Ctrl-C to end",

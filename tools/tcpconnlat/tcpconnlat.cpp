@@ -5,7 +5,6 @@
 // records lost.
 #include "tcpconnlat.skel.h"
 #include "tcpconnlat.h"
-#include "../tcpconnect/hook_path.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/error.hpp"
@@ -36,7 +35,7 @@ struct Options {
     bool timestamp = false, lport = false;
 };
 
-// Two paths (../tcpconnect/hook_path.hpp): the function hooks, with tcp:tcp_destroy_sock to
+// Two paths (hooks::prefer_path): the function hooks, with tcp:tcp_destroy_sock to
 // forget the connects that never reach the end of their handshake, or sock:inet_sock_set_state
 // alone (CLOSE->SYN_SENT starts, SYN_SENT->ESTABLISHED ends, both families). The first row decides.
 constexpr std::string_view connect_v4[] = {"fentry/tcp_v4_connect", "tp/sock/inet_sock_set_state"};
@@ -48,10 +47,8 @@ constexpr hooks::EventHooks tcpconnlat_hooks[] = {
     {"TCP connect over IPv4 (start)", connect_v4},
     {"TCP connect over IPv6 (start)", connect_v6},
     {"TCP handshake end (SYN_SENT->ESTABLISHED)", handshake_end},
-    {"TCP socket destroyed (forget its start)", destroy},
+    {"TCP socket destroyed (forget its start)", destroy, /*optional=*/false, hooks::Path::function},
 };
-constexpr hook_path::Path tcpconnlat_paths[] = {hook_path::Path::both, hook_path::Path::both,
-                                                hook_path::Path::both, hook_path::Path::function};
 
 class Printer {
   public:
@@ -115,7 +112,7 @@ int run(const Options& options) {
     StopSignals stop;
 
     auto skel = Skeleton<tcpconnlat_bpf>::open();
-    hook_path::prefer_path(skel.object(), tcpconnlat_hooks, tcpconnlat_paths);
+    hooks::prefer_path(skel.object(), tcpconnlat_hooks);
     skel->rodata->targ_min_ns = static_cast<__u64>(options.min_ms * 1e6);
     run_events<tcpconnlat_event, Printer>(
         skel, filter, stop, options.common,

@@ -35,9 +35,9 @@ struct Options {
     long count = 0;
 };
 
-// Two paths: the functions, one per listener family, or the one state change for both. The first
-// row decides; the second then follows it (its tracepoint is the first row's, listed so that
-// `coretrace features` shows a hook for it on every kernel).
+// Two paths (hooks::prefer_path): the functions, one per listener family, or the one state change
+// for both. The first row decides; the second follows it (its tracepoint is the first row's, a
+// program loaded once).
 constexpr std::string_view v4_listener[] = {
     "fentry/tcp_v4_syn_recv_sock", "kprobe/tcp_v4_syn_recv_sock", "tp/sock/inet_sock_set_state"};
 constexpr std::string_view v6_listener[] = {
@@ -46,29 +46,6 @@ constexpr hooks::EventHooks tcpsynbl_hooks[] = {
     {"handshake completed on an IPv4 listener (tracepoint: any, LISTEN->SYN_RECV)", v4_listener},
     {"handshake completed on an IPv6 listener", v6_listener},
 };
-
-bool function_hook(const bpf_program* program) {
-    const auto kind = hooks::Hook::from_section(bpf_program__section_name(program)).kind;
-    return kind == hooks::Kind::fentry || kind == hooks::Kind::fexit ||
-           kind == hooks::Kind::kprobe || kind == hooks::Kind::kretprobe;
-}
-
-// Keeps either both functions or the state change alone.
-void choose_hooks(bpf_object* object) {
-    const hooks::EventHooks& v4 = tcpsynbl_hooks[0];
-    const hooks::EventHooks& v6 = tcpsynbl_hooks[1];
-    const bpf_program* v4_choice = hooks::prefer(object, v4);
-    if (!function_hook(v4_choice)) {
-        // The state change sees both families; the IPv6 functions (all but the shared last
-        // candidate) stay out.
-        hooks::skip(object, {v6.event, v6.sections.first(v6.sections.size() - 1)});
-        return;
-    }
-    if (!function_hook(hooks::prefer(object, v6)))
-        throw Error(fmt::format("{} works on this kernel but no function hook for {} does; "
-                                "CORETRACE_DISABLE=fentry,kprobe uses the state change for both",
-                                bpf_program__section_name(v4_choice), v6.event));
-}
 
 void report(const Options& options, HashMap<std::uint64_t, tcpsynbl_hist>& hists) {
     auto items = hists.items();
@@ -102,7 +79,7 @@ int run(const Options& options) {
     StopSignals stop;
 
     auto skel = Skeleton<tcpsynbl_bpf>::open();
-    choose_hooks(skel.object());
+    hooks::prefer_path(skel.object(), tcpsynbl_hooks);
     skel->rodata->targ_family = options.ipv4 ? AF_INET : options.ipv6 ? AF_INET6 : 0;
     inet::store_ports(options.ports, skel->rodata->targ_ports, skel->rodata->targ_ports_len);
     skel.load();

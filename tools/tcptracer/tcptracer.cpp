@@ -5,7 +5,6 @@
 // and a count of records lost.
 #include "tcptracer.skel.h"
 #include "tcptracer.h"
-#include "../tcpconnect/hook_path.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/error.hpp"
@@ -33,7 +32,7 @@ struct Options {
     bool timestamp = false, print_uid = false;
 };
 
-// Two paths (../tcpconnect/hook_path.hpp): libbpf-tools' functions as fentry/fexit, or
+// Two paths (hooks::prefer_path): libbpf-tools' functions as fentry/fexit, or
 // sock:inet_sock_set_state (connect, close, both families) with the accept(2)/accept4(2) exits.
 // The first row decides.
 constexpr std::string_view state_change = "tp/sock/inet_sock_set_state";
@@ -44,13 +43,13 @@ constexpr std::string_view closed[] = {"fentry/tcp_close", state_change};
 constexpr std::string_view accepted[] = {"fexit/inet_csk_accept", "tp/syscalls/sys_exit_accept4"};
 constexpr std::string_view accept_exit[] = {"tp/syscalls/sys_exit_accept"};
 constexpr hooks::EventHooks tcptracer_hooks[] = {
-    {"TCP connect over IPv4", connect_v4},       {"TCP connect over IPv6", connect_v6},
-    {"TCP connection established", established}, {"TCP connection closed", closed},
-    {"TCP connection accepted", accepted},       {"accept(2) exit", accept_exit},
+    {"TCP connect over IPv4", connect_v4},
+    {"TCP connect over IPv6", connect_v6},
+    {"TCP connection established", established},
+    {"TCP connection closed", closed},
+    {"TCP connection accepted", accepted},
+    {"accept(2) exit", accept_exit, /*optional=*/false, hooks::Path::tracepoint},
 };
-constexpr hook_path::Path tcptracer_paths[] = {hook_path::Path::both, hook_path::Path::both,
-                                               hook_path::Path::both, hook_path::Path::both,
-                                               hook_path::Path::both, hook_path::Path::tracepoint};
 
 char type_letter(std::uint32_t type) {
     switch (type) {
@@ -134,7 +133,7 @@ int run(const Options& options) {
     StopSignals stop;
 
     auto skel = Skeleton<tcptracer_bpf>::open();
-    if (!hook_path::prefer_path(skel.object(), tcptracer_hooks, tcptracer_paths))
+    if (!hooks::prefer_path(skel.object(), tcptracer_hooks))
         bpf_map__set_max_entries(skel->maps.established, 1); // the function path's alone
     skel->rodata->targ_pid = static_cast<__u32>(options.pid);
     skel->rodata->filter_uid = options.uid.has_value();
