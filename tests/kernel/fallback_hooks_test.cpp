@@ -21,9 +21,8 @@ namespace {
 // The tools whose hook table puts a function hook first for at least one event. A tool added
 // here or losing its function hook must show up in this list's diff.
 const std::set<std::string> tools_preferring_function_hooks = {
-    "cachestat",
-    "capable",
-    "readahead",
+    "bindsnoop",  "cachestat", "capable",  "readahead", "solisten",  "tcpconnect",
+    "tcpconnlat", "tcprtt",    "tcpsynbl", "tcptop",    "tcptracer",
 };
 
 bool function_hook(const std::string& hook) {

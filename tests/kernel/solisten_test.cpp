@@ -5,6 +5,7 @@
 #include "bpf_objects.hpp"
 #include "json_lines.hpp"
 #include "subprocess.hpp"
+#include "tool_run.hpp"
 
 #include <arpa/inet.h>
 #include <csignal>
@@ -50,28 +51,6 @@ void listen_sockets(Shared* shared) {
     ::close(v4);
     ::close(v6);
     ::close(udp);
-}
-
-bool function_hook_used(const std::string& err) {
-    for (const char* kind : {": using fentry/", ": using fexit/", ": using kprobe/"})
-        if (err.find(kind) != std::string::npos)
-            return true;
-    return false;
-}
-
-// The lines -v writes for `event`: each of `passed` passed over with a reason, then `used`.
-void expect_choice(const std::string& err, const std::string& event,
-                   const std::vector<std::string>& passed, const std::string& used) {
-    for (const auto& hook : passed) {
-        const std::string line = "coretrace: " + event + ": passed over " + hook + ": ";
-        const auto at = err.find(line);
-        ASSERT_NE(at, std::string::npos) << line << "\n" << err;
-        const auto end = err.find('\n', at);
-        EXPECT_GT(end, at + line.size()) << "no reason given: " << err.substr(at, end - at);
-    }
-    EXPECT_NE(err.find("coretrace: " + event + ": using " + used + ": "), std::string::npos)
-        << used << "\n"
-        << err;
 }
 
 } // namespace
@@ -134,12 +113,12 @@ TEST(Solisten, VerboseShowsTheFunctionHookPassedOver) {
     ASSERT_EQ(tool.wait(20s), 0) << tool.err();
     const int v4_port = shared->v4_port;
     ::munmap(memory, sizeof(Shared));
-    if (function_hook_used(tool.err()))
+    if (function_hook_chosen(tool.err()))
         GTEST_SKIP() << "this kernel allows fexit: the tracepoints are not used";
-    expect_choice(tool.err(), "listen (fexit: the whole call; tracepoint: listen(2) entry)",
-                  {"fexit/inet_listen"}, "tp/syscalls/sys_enter_listen");
-    expect_choice(tool.err(), "listen(2) exit (tracepoint path)", {},
-                  "tp/syscalls/sys_exit_listen");
+    expect_hook_choice(tool.err(), "listen (fexit: the whole call; tracepoint: listen(2) entry)",
+                       {"fexit/inet_listen"}, "tp/syscalls/sys_enter_listen");
+    expect_hook_choice(tool.err(), "listen(2) exit (tracepoint path)", {},
+                       "tp/syscalls/sys_exit_listen");
 
     auto lines = json_lines(tool.out());
     ASSERT_EQ(lines.size(), 4u) << tool.out(); // three listens and the summary

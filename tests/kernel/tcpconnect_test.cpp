@@ -4,6 +4,7 @@
 #include "bpf_objects.hpp"
 #include "json_lines.hpp"
 #include "subprocess.hpp"
+#include "tool_run.hpp"
 
 #include <arpa/inet.h>
 #include <csignal>
@@ -216,17 +217,10 @@ TEST(Tcpconnect, VerboseShowsHookPath) {
             << err;
         EXPECT_EQ(err.find("using tp/"), std::string::npos) << err;
     } else {
-        for (const auto& [row, function] : {std::pair{"TCP connect over IPv4", "tcp_v4_connect"},
-                                            std::pair{"TCP connect over IPv6", "tcp_v6_connect"}}) {
-            const std::string passed = fmt::format("{}: passed over fexit/{}: ", row, function);
-            const auto at = err.find(passed);
-            ASSERT_NE(at, std::string::npos) << err;
-            // A reason follows, on the same line.
-            EXPECT_GT(err.find('\n', at), at + passed.size() + 10) << err;
-            EXPECT_NE(err.find(fmt::format("{}: using tp/sock/inet_sock_set_state", row)),
-                      std::string::npos)
-                << err;
-        }
+        expect_hook_choice(err, "TCP connect over IPv4", {"fexit/tcp_v4_connect"},
+                           "tp/sock/inet_sock_set_state");
+        expect_hook_choice(err, "TCP connect over IPv6", {"fexit/tcp_v6_connect"},
+                           "tp/sock/inet_sock_set_state");
         EXPECT_NE(err.find("connect(2) exit: using tp/syscalls/sys_exit_connect"),
                   std::string::npos)
             << err;

@@ -4,6 +4,7 @@
 #include "bpf_objects.hpp"
 #include "json_lines.hpp"
 #include "subprocess.hpp"
+#include "tool_run.hpp"
 
 #include <arpa/inet.h>
 #include <csignal>
@@ -120,28 +121,6 @@ json histograms_during_transfer(int family, std::vector<std::string> args,
     return lines.back()["histograms"];
 }
 
-bool function_hook_used(const std::string& err) {
-    for (const char* kind : {": using fentry/", ": using fexit/", ": using kprobe/"})
-        if (err.find(kind) != std::string::npos)
-            return true;
-    return false;
-}
-
-// The lines -v writes for `event`: each of `passed` passed over with a reason, then `used`.
-void expect_choice(const std::string& err, const std::string& event,
-                   const std::vector<std::string>& passed, const std::string& used) {
-    for (const auto& hook : passed) {
-        const std::string line = "coretrace: " + event + ": passed over " + hook + ": ";
-        const auto at = err.find(line);
-        ASSERT_NE(at, std::string::npos) << line << "\n" << err;
-        const auto end = err.find('\n', at);
-        EXPECT_GT(end, at + line.size()) << "no reason given: " << err.substr(at, end - at);
-    }
-    EXPECT_NE(err.find("coretrace: " + event + ": using " + used + ": "), std::string::npos)
-        << used << "\n"
-        << err;
-}
-
 } // namespace
 
 // -p (local port) keeps the accepted socket's samples: at least one per message it received
@@ -177,10 +156,11 @@ TEST(Tcprtt, AddressFilterExcludes) {
 TEST(Tcprtt, VerboseShowsTheFunctionHooksPassedOver) {
     std::string err;
     json histograms = histograms_during_transfer(AF_INET, {"-v", "-p", "PORT"}, &err);
-    if (function_hook_used(err))
+    if (function_hook_chosen(err))
         GTEST_SKIP() << "this kernel allows fentry or kprobes: the tracepoint is not used";
-    expect_choice(err, "segment received in ESTABLISHED (srtt)",
-                  {"fentry/tcp_rcv_established", "kprobe/tcp_rcv_established"}, "tp/tcp/tcp_probe");
+    expect_hook_choice(err, "segment received in ESTABLISHED (srtt)",
+                       {"fentry/tcp_rcv_established", "kprobe/tcp_rcv_established"},
+                       "tp/tcp/tcp_probe");
     ASSERT_EQ(histograms.size(), 1u) << histograms;
     EXPECT_GE(histograms[0]["count"].get<std::uint64_t>(), 10u) << histograms;
 }

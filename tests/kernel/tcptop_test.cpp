@@ -4,6 +4,7 @@
 #include "bpf_objects.hpp"
 #include "json_lines.hpp"
 #include "subprocess.hpp"
+#include "tool_run.hpp"
 
 #include <arpa/inet.h>
 #include <csignal>
@@ -136,28 +137,6 @@ void exchange(int family, const char* address) {
     exchange_into(family, address, {}, err);
 }
 
-bool function_hook_used(const std::string& err) {
-    for (const char* kind : {": using fentry/", ": using fexit/", ": using kprobe/"})
-        if (err.find(kind) != std::string::npos)
-            return true;
-    return false;
-}
-
-// The lines -v writes for `event`: each of `passed` passed over with a reason, then `used`.
-void expect_choice(const std::string& err, const std::string& event,
-                   const std::vector<std::string>& passed, const std::string& used) {
-    for (const auto& hook : passed) {
-        const std::string line = "coretrace: " + event + ": passed over " + hook + ": ";
-        const auto at = err.find(line);
-        ASSERT_NE(at, std::string::npos) << line << "\n" << err;
-        const auto end = err.find('\n', at);
-        EXPECT_GT(end, at + line.size()) << "no reason given: " << err.substr(at, end - at);
-    }
-    EXPECT_NE(err.find("coretrace: " + event + ": using " + used + ": "), std::string::npos)
-        << used << "\n"
-        << err;
-}
-
 } // namespace
 
 TEST(Tcptop, CountsTheChildsBytesIPv4) {
@@ -176,13 +155,13 @@ TEST(Tcptop, CountsTheChildsBytesIPv6) {
 TEST(Tcptop, VerboseShowsTheFunctionHooksPassedOver) {
     std::string err;
     exchange_into(AF_INET, "127.0.0.1", {"-v"}, err);
-    if (function_hook_used(err))
+    if (function_hook_chosen(err))
         GTEST_SKIP() << "this kernel allows fentry or kprobes: the tracepoints are not used";
-    expect_choice(err, "socket send (bytes)", {"fexit/tcp_sendmsg", "kprobe/tcp_sendmsg"},
-                  "tp/sock/sock_send_length");
-    expect_choice(err, "socket receive (bytes)",
-                  {"fentry/tcp_cleanup_rbuf", "kprobe/tcp_cleanup_rbuf"},
-                  "tp/sock/sock_recv_length");
+    expect_hook_choice(err, "socket send (bytes)", {"fexit/tcp_sendmsg", "kprobe/tcp_sendmsg"},
+                       "tp/sock/sock_send_length");
+    expect_hook_choice(err, "socket receive (bytes)",
+                       {"fentry/tcp_cleanup_rbuf", "kprobe/tcp_cleanup_rbuf"},
+                       "tp/sock/sock_recv_length");
 }
 
 TEST(Tcptop, TextOutputAndCount) {

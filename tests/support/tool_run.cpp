@@ -113,4 +113,26 @@ BpfObjects expect_cleanup(const std::vector<std::string>& args, int signo,
     return held;
 }
 
+bool function_hook_chosen(const std::string& err) {
+    for (const char* kind :
+         {": using fentry/", ": using fexit/", ": using kprobe/", ": using kretprobe/"})
+        if (err.find(kind) != std::string::npos)
+            return true;
+    return false;
+}
+
+void expect_hook_choice(const std::string& err, const std::string& event,
+                        const std::vector<std::string>& passed, const std::string& used) {
+    for (const auto& hook : passed) {
+        const std::string line = "coretrace: " + event + ": passed over " + hook + ": ";
+        const auto at = err.find(line);
+        ASSERT_NE(at, std::string::npos) << line << "\n" << err;
+        const auto end = err.find('\n', at);
+        EXPECT_GT(end, at + line.size()) << "no reason given: " << err.substr(at, end - at);
+    }
+    EXPECT_NE(err.find("coretrace: " + event + ": using " + used + ": "), std::string::npos)
+        << used << "\n"
+        << err;
+}
+
 } // namespace coretrace::test

@@ -60,6 +60,13 @@ std::vector<nlohmann::json> records_with(const std::vector<nlohmann::json>& reco
     return found;
 }
 
+// What -v says of the hooks chosen. True when some event uses a function hook (fentry, fexit,
+// kprobe): the kernel allows them, so the fallback a test expects here is not taken.
+bool function_hook_chosen(const std::string& err);
+// The lines -v writes for `event`: each of `passed` passed over with a reason, then `used`.
+void expect_hook_choice(const std::string& err, const std::string& event,
+                        const std::vector<std::string>& passed, const std::string& used);
+
 // Bad input: `coretrace ARGS...` exits with `code` before tracing anything: nothing on stdout,
 // and on stderr exactly one line, "ARGS[0]: ..." containing `text`. Returns that line.
 std::string expect_refused(const std::vector<std::string>& args, int code,
