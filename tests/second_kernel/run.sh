@@ -19,7 +19,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-coretrace="" hook_check="" timeout=240 keep=0 shell=0
+coretrace="" hook_check="" timeout=280 keep=0 shell=0
 suite_args=()
 while [ $# -gt 0 ]; do
     case $1 in

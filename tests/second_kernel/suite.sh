@@ -46,7 +46,8 @@ quiet_tools="drsnoop mdflush oomkill"
 # Tools that need arguments to run unattended.
 tool_args() {
     case $1 in
-    fsdist | fsslower) echo "-t tmpfs" ;;
+    fsdist) echo "-t tmpfs" ;;
+    fsslower) echo "-t tmpfs -m 0" ;; # every operation: none is slow here
     runqslower) echo "1" ;;
     esac
 }
@@ -146,7 +147,9 @@ provoke() { # what most tools observe: opens, execs, writes, a mount, block I/O,
         dd if=/dev/nullb0 of=/dev/null bs=4096 count=64 skip=1024 2>/dev/null
         dd if=/dev/nullb0 of=/dev/null bs=4096 count=64 skip=1024 2>/dev/null
     fi
-    nc -l -p 4242 >/dev/null 2>&1 &
+    # The listener's stdin must stay open: a background job's is /dev/null, and busybox nc stops
+    # at its EOF, possibly before it reads what the client sends.
+    sleep 5 | nc -l -p 4242 >/dev/null 2>&1 &
     listener=$!
     sleep 0.2
     # Data after the handshake, so that it arrives on an established socket (tcp_rcv_established).
