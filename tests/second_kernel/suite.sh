@@ -147,9 +147,10 @@ provoke() { # what most tools observe: opens, execs, writes, a mount, block I/O,
         dd if=/dev/nullb0 of=/dev/null bs=4096 count=64 skip=1024 2>/dev/null
         dd if=/dev/nullb0 of=/dev/null bs=4096 count=64 skip=1024 2>/dev/null
     fi
-    # The listener's stdin must stay open: a background job's is /dev/null, and busybox nc stops
-    # at its EOF, possibly before it reads what the client sends.
-    sleep 5 | nc -l -p 4242 >/dev/null 2>&1 &
+    # The listener's stdin must stay open until the client's data is in: a background job's is
+    # /dev/null, and busybox nc stops at its EOF, possibly before it reads. Not longer: `wait`
+    # below waits for the whole pipeline, once per tool.
+    sleep 1 | nc -l -p 4242 >/dev/null 2>&1 &
     listener=$!
     sleep 0.2
     # Data after the handshake, so that it arrives on an established socket (tcp_rcv_established).
