@@ -13,6 +13,10 @@
 #include <sys/types.h>
 #include <vector>
 
+namespace CLI {
+class App;
+}
+
 namespace coretrace::stacks {
 
 struct SymbolizedStack {
@@ -71,6 +75,16 @@ void report_losses(std::uint64_t dropped, std::string_view what, std::uint64_t s
 
 // The symbolizer's counts, as the JSON summary's user_frames, user_frames_unknown, ...
 void add_frame_counts(nlohmann::json& summary, const symbols::SymbolizerStats& stats);
+
+// The options every stack tool shares: -f, --svg FILE, --stack-storage-size N, and the duration
+// (-d N or a positional N).
+struct StackToolOptions {
+    bool folded = false;
+    std::string svg;
+    long storage = 1024;
+    long duration_s = 0; // 0: until a stop signal
+};
+void add_stack_tool_options(CLI::App& app, StackToolOptions& options);
 
 // Refuses, before anything loads, an SVG path that cannot be written.
 void check_svg_path(const std::string& path);

@@ -5,6 +5,7 @@
 #include "coretrace/stack_traces.hpp"
 #include "coretrace/tool.hpp"
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -107,6 +108,22 @@ void add_frame_counts(nlohmann::json& summary, const symbols::SymbolizerStats& s
     summary["user_frames_unknown"] = stats.user_unknown;
     summary["kernel_frames"] = stats.kernel_frames;
     summary["kernel_frames_unknown"] = stats.kernel_unknown;
+}
+
+void add_stack_tool_options(CLI::App& app, StackToolOptions& options) {
+    app.add_flag("-f,--folded", options.folded, "Output folded format, one line per stack");
+    app.add_option("--svg", options.svg,
+                   "Also draw the stacks as a flame graph in FILE (standalone SVG)");
+    app.add_option("--stack-storage-size", options.storage,
+                   "The number of unique stack traces that can be stored and displayed "
+                   "(default 1024)")
+        ->check(CLI::Range(1L, 1L << 20));
+    auto* duration = app.add_option("-d,--duration", options.duration_s,
+                                    "Duration of trace, in seconds (default: until Ctrl-C)")
+                         ->check(positive_integer);
+    app.add_option("duration", options.duration_s, "Same as -d")
+        ->check(positive_integer)
+        ->excludes(duration);
 }
 
 void check_svg_path(const std::string& path) {

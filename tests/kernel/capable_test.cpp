@@ -103,6 +103,41 @@ TEST(Capable, ClassicTracepointFallback) {
     EXPECT_EQ(records[0]["verdict"], "allow");
 }
 
+// -K -U: each check comes with the kernel stack that made it (unshare(2)'s path into the
+// capability check) and the user stack (the libc wrapper that made the system call).
+TEST(Capable, KernelAndUserStacks) {
+    if (getuid() != 0)
+        GTEST_SKIP() << "needs root to hold CAP_SYS_ADMIN";
+    // The child stays until the test ends: a process that has exited by the time its check is
+    // printed (a drain every 100 ms) has no mappings left to name its user frames.
+    Child child([] { ::unshare(CLONE_NEWUTS); });
+    ToolRun run = run_around({"capable", "--json", "-K", "-U", "-p", std::to_string(child.pid())},
+                             let_run({&child}));
+    auto records = records_with(run.lines, "pid", child.pid());
+    ASSERT_EQ(records.size(), 1u) << run.out;
+    const auto& kernel = records[0]["kernel_stack"];
+    ASSERT_FALSE(kernel.empty()) << run.out;
+    bool unshare = false;
+    for (const auto& frame : kernel) {
+        EXPECT_NE(frame["function"], "[unknown]") << run.out;
+        unshare =
+            unshare || frame["function"].get<std::string>().find("unshare") != std::string::npos;
+    }
+    EXPECT_TRUE(unshare) << run.out;
+    const auto& user = records[0]["user_stack"];
+    ASSERT_FALSE(user.empty()) << run.out;
+    EXPECT_EQ(user[0]["function"], "unshare") << run.out;
+    EXPECT_NE(user[0].value("module", "").find("libc"), std::string::npos) << run.out;
+
+    // Text: the frames follow the check's line, indented.
+    Child again([] { ::unshare(CLONE_NEWUTS); });
+    ToolRun text =
+        run_around({"capable", "-K", "-U", "-p", std::to_string(again.pid())}, let_run({&again}));
+    EXPECT_NE(text.out.find("CAP_SYS_ADMIN"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("\n    unshare\n"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("    --\n"), std::string::npos) << text.out;
+}
+
 // -u pid: a capability is reported once per process, however often it is checked.
 TEST(Capable, UniquePerProcess) {
     if (getuid() != 0)
@@ -156,8 +191,7 @@ TEST(Capable, TextColumnsWithExtraFields) {
 
 TEST(Capable, BadInput) {
     expect_refused({"capable", "-p", "999999"}, 1, "999999");
-    expect_refused({"capable", "-K"}, 1, "not supported yet");
-    expect_refused({"capable", "-U"}, 1, "not supported yet");
+    expect_refused({"capable", "-K", "--stack-storage-size", "0"}, 2, "stack-storage-size");
     expect_refused({"capable", "-u", "thread"}, 2, "thread");
     expect_refused({"capable", "-c", "/nonexistent-cgroup"}, 1, "/nonexistent-cgroup");
 }

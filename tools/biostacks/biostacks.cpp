@@ -12,6 +12,8 @@
 #include "coretrace/record_output.hpp"
 #include "coretrace/run_loop.hpp"
 #include "coretrace/skeleton.hpp"
+#include "coretrace/stack_traces.hpp"
+#include "coretrace/symbolizer.hpp"
 #include "coretrace/system.hpp"
 #include "coretrace/tool.hpp"
 
@@ -40,37 +42,6 @@ constexpr hooks::EventHooks biostacks_hooks[] = {
     {"block_io_done", done_sections},
 };
 
-// Kernel addresses to names from /proc/kallsyms. A stop-gap until the library has a
-// symbolizer: symbol+0xoffset, or the address in hex when kallsyms hides addresses.
-class KernelSymbols {
-  public:
-    KernelSymbols() {
-        std::ifstream in("/proc/kallsyms");
-        std::string line;
-        while (std::getline(in, line)) {
-            std::istringstream f(line);
-            std::string addr, type, name;
-            if (!(f >> addr >> type >> name))
-                continue;
-            const std::uint64_t a = std::stoull(addr, nullptr, 16);
-            if (a)
-                symbols_.emplace_back(a, std::move(name));
-        }
-        std::sort(symbols_.begin(), symbols_.end());
-    }
-    std::string operator()(std::uint64_t addr) const {
-        auto it = std::upper_bound(symbols_.begin(), symbols_.end(),
-                                   std::make_pair(addr, std::string(1, '\xff')));
-        if (it == symbols_.begin())
-            return fmt::format("0x{:x}", addr);
-        --it;
-        return fmt::format("{}+0x{:x}", it->second, addr - it->first);
-    }
-
-  private:
-    std::vector<std::pair<std::uint64_t, std::string>> symbols_;
-};
-
 struct Options {
     CommonOptions common;
     std::string disk;
@@ -81,21 +52,19 @@ struct Options {
 void report(const Options& options, HashMap<biostacks_key, biostacks_hist>& hists,
             block::DiskNames& disks) {
     const char* unit = options.milliseconds ? "msecs" : "usecs";
-    KernelSymbols symbols;
+    symbols::Symbolizer symbolizer;
     auto items = hists.items();
     auto frames = [&](const biostacks_key& key) {
+        const std::size_t depth =
+            std::min<std::size_t>(key.stack_bytes / sizeof(__u64), BIOSTACKS_MAX_STACK);
         std::vector<std::string> out;
-        for (std::size_t i = 0; i < key.stack_bytes / sizeof(__u64) && i < BIOSTACKS_MAX_STACK;
-             i++) {
-            std::string frame = symbols(key.kern_stack[i]);
+        for (const auto& frame :
+             symbolizer.kernel_stack({key.kern_stack, key.kern_stack + depth})) {
             // The BPF program's and the hook's own frames (tracepoint, fentry trampoline) come
             // first: leave them out, so that the stack starts where the I/O started.
-            if (out.empty() &&
-                (frame.starts_with("bpf_prog_") || frame.starts_with("bpf_trace_run") ||
-                 frame.starts_with("__bpf_trace_") || frame.starts_with("__traceiter_") ||
-                 frame.starts_with("bpf_trampoline_")))
+            if (out.empty() && stacks::is_tracing_frame(frame.function))
                 continue;
-            out.push_back(std::move(frame));
+            out.push_back(frame.name_with_offset());
         }
         return out;
     };

@@ -7,12 +7,16 @@
  * one is the fallback. The tracepoint does not carry `opts`, so whether the check is audited
  * (CAP_OPT_NOAUDIT) and whether it came from an "in setid" path (CAP_OPT_INSETID) are unknown
  * there. Everything is filtered in the kernel: -p, -c, the tool's own checks, and -u (first
- * check of a capability per process or cgroup only). */
+ * check of a capability per process or cgroup only). With -K/-U the record carries the ids of
+ * the kernel and user stacks of the check, which user space reads from the stack map as it
+ * prints (the process is still there: no note of new processes is needed). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <coretrace/filter.bpf.h>
 #include <coretrace/events.bpf.h>
+#define CT_NO_PROCESS_NOTES
+#include <coretrace/stacks.bpf.h>
 #include "capable.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -20,6 +24,8 @@ char LICENSE[] SEC("license") = "GPL";
 /* The tool's own process: its checks are not reported (as libbpf-tools). */
 const volatile __u32 my_tgid = 0;
 const volatile __u32 unique_type = CAPABLE_UNIQUE_OFF;
+const volatile bool kernel_stacks = false;
+const volatile bool user_stacks = false;
 
 /* -u: what was already reported. */
 struct unique_key {
@@ -68,6 +74,8 @@ static __always_inline int on_check(void* ctx, int cap, int ret, __u32 opts) {
     event->cap = cap;
     event->ret = ret;
     event->opts = opts;
+    event->kern_stack_id = kernel_stacks ? ct_stack_id(ctx, false) : -1;
+    event->user_stack_id = user_stacks ? ct_stack_id(ctx, true) : -1;
     bpf_get_current_comm(event->comm, sizeof(event->comm));
     ct_event_submit(ctx, event, sizeof(*event));
     return 0;

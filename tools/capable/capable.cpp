@@ -10,6 +10,7 @@
 #include "coretrace/hooks.hpp"
 #include "coretrace/record_output.hpp"
 #include "coretrace/skeleton.hpp"
+#include "coretrace/stack_report.hpp"
 #include "coretrace/system.hpp"
 #include "coretrace/task_filter.hpp"
 #include "coretrace/tool.hpp"
@@ -83,6 +84,8 @@ struct Options {
     TaskFilter filter;
     std::string unique = "off";
     bool extra = false, kernel_stack = false, user_stack = false;
+    long storage = 1024;
+    bpf_map* stacks = nullptr; // the stack map, for -K/-U
 };
 
 class Printer {
@@ -120,6 +123,13 @@ class Printer {
                 record["audit"] = audit;
                 record["insetid"] = insetid;
             }
+            if (options_.kernel_stack || options_.user_stack) {
+                const auto stack = stack_of(event);
+                if (options_.kernel_stack)
+                    record["kernel_stack"] = stacks::frames_json(stack.kernel);
+                if (options_.user_stack)
+                    record["user_stack"] = stacks::frames_json(stack.user);
+            }
             write_json_record(record);
             return;
         }
@@ -134,17 +144,23 @@ class Printer {
             std::printf("%-8s %-5u %-7u %-16s %-7d %-20s %-7s %-7s\n", time.c_str(), event.uid,
                         event.pid, comm.c_str(), event.cap, name.c_str(), audit_text.c_str(),
                         verdict);
+        if (options_.kernel_stack || options_.user_stack)
+            std::fputs(stacks::text_frames(stack_of(event), true).c_str(), stdout);
     }
 
   private:
+    stacks::SymbolizedStack stack_of(const capable_event& event) {
+        return stacks::symbolize(symbolizer_, bpf_map__fd(options_.stacks),
+                                 static_cast<pid_t>(event.pid), event.kern_stack_id,
+                                 event.user_stack_id);
+    }
+
     const Options& options_;
+    symbols::Symbolizer symbolizer_;
     KernelClock clock_;
 };
 
 int run(Options& options) {
-    if (options.kernel_stack || options.user_stack)
-        throw Error("stack traces (-K, -U) are not supported yet: they come with coretrace's "
-                    "symbolizer");
     std::uint32_t unique = CAPABLE_UNIQUE_OFF;
     if (options.unique == "pid")
         unique = CAPABLE_UNIQUE_PID;
@@ -158,6 +174,13 @@ int run(Options& options) {
     hooks::prefer(skel.object(), capable_hooks[0]);
     skel->rodata->my_tgid = static_cast<__u32>(::getpid());
     skel->rodata->unique_type = unique;
+    skel->rodata->kernel_stacks = options.kernel_stack;
+    skel->rodata->user_stacks = options.user_stack;
+    // Without -K/-U nothing is stored: the map stays at one entry.
+    bpf_map__set_max_entries(skel->maps.ct_stacks, options.kernel_stack || options.user_stack
+                                                       ? static_cast<std::uint32_t>(options.storage)
+                                                       : 1);
+    options.stacks = skel->maps.ct_stacks;
 
     run_events<capable_event, Printer>(skel, options.filter, stop, options.common,
                                        {"Tracing security capability checks... Hit Ctrl-C to end."},
@@ -169,10 +192,12 @@ int capable_main(int argc, char** argv) {
     Options options;
     CLI::App app{
         "Trace security capability checks (cap_capable()).\n\n"
-        "USAGE: capable [--help] [-p PID | -c CG | -x] [-u TYPE] [--json]\n\n"
+        "USAGE: capable [--help] [-p PID | -c CG | -K | -U | -x] [-u TYPE] [--json]\n\n"
         "EXAMPLES:\n"
         "    capable                  # Trace capability checks\n"
         "    capable -p 185           # Trace this PID only\n"
+        "    capable -K               # Add kernel stacks to trace\n"
+        "    capable -x -K -U         # Extra fields, user and kernel stacks\n"
         "    capable -c CG            # Trace process under cgroup v2 path CG\n"
         "    capable -x               # Extra fields: show TID and INSETID columns\n"
         "    capable -u TYPE          # Print unique output for TYPE=[pid | cgroup] "
@@ -183,14 +208,16 @@ int capable_main(int argc, char** argv) {
         "options: AUDIT (whether the check is audited) and INSETID are then unknown and shown\n"
         "as '-' (`coretrace features` shows which hook this kernel gets). VERDICT is commoncap's\n"
         "answer, as cap_capable() returns it, before other LSMs (SELinux, AppArmor) have their\n"
-        "say. Stacks (-K, -U) are not supported yet.",
+        "say. Stacks (-K, -U) follow each check, innermost frame first, kernel then user.",
         "capable"};
     add_pid_option(app, options.filter, "Trace this PID only");
     add_cgroup_option(app, options.filter);
-    app.add_flag("-K,--kernel-stack", options.kernel_stack,
-                 "Output kernel stack trace (not supported yet)");
-    app.add_flag("-U,--user-stack", options.user_stack,
-                 "Output user stack trace (not supported yet)");
+    app.add_flag("-K,--kernel-stack", options.kernel_stack, "Output kernel stack trace");
+    app.add_flag("-U,--user-stack", options.user_stack, "Output user stack trace");
+    app.add_option("--stack-storage-size", options.storage,
+                   "The number of unique stack traces that can be stored and displayed "
+                   "(default 1024)")
+        ->check(CLI::Range(1L, 1L << 20));
     app.add_flag("-x,--extra-fields", options.extra, "Extra fields: show TID and INSETID columns");
     app.add_option("-u,--unique", options.unique,
                    "Print unique output for <pid> or <cgroup> (default: off)")

@@ -29,6 +29,8 @@ struct capable_event {
     __s32 cap;  /* CAP_* number */
     __s32 ret;  /* 0: allowed, -EPERM: denied (commoncap's verdict, as cap_capable returns it) */
     __u32 opts; /* cap_capable()'s CAP_OPT_* bits, or CAPABLE_OPTS_UNKNOWN (tracepoint path) */
+    __s32 kern_stack_id; /* -K: in ct_stacks; negative: not asked for or lost */
+    __s32 user_stack_id; /* -U: likewise */
     char comm[CAPABLE_COMM_LEN];
 };
 

@@ -2,7 +2,8 @@
  * stack trace map, sized by user space before load, and a note to user space the first time a
  * process shows up, so its mappings are read while it lives (C++ side: process_watch.hpp, the
  * symbolizer). The notes need coretrace/events.bpf.h, included before this; a tool with kernel
- * stacks only leaves it out and has no notes. */
+ * stacks only leaves it out, and a tool that symbolizes while the process lives defines
+ * CT_NO_PROCESS_NOTES: neither has notes. */
 #ifndef CORETRACE_STACKS_BPF_H
 #define CORETRACE_STACKS_BPF_H
 
@@ -33,7 +34,7 @@ static __always_inline __s32 ct_stack_id(void* ctx, bool user) {
     return (__s32)id;
 }
 
-#ifdef CORETRACE_EVENTS_BPF_H
+#if defined(CORETRACE_EVENTS_BPF_H) && !defined(CT_NO_PROCESS_NOTES)
 /* Processes already announced. When it is full, new processes are not announced and are read at
  * the end instead, like any other. */
 struct {
@@ -54,7 +55,13 @@ static __always_inline void ct_note_process(void* ctx, __u32 tgid) {
     if (!record)
         return;
     record->tgid = tgid;
-    ct_event_submit(ctx, record, sizeof(*record));
+    if (ct_events_use_perfbuf) {
+        ct_event_submit(ctx, record, sizeof(*record));
+        return;
+    }
+    /* Wake the reader now, not at its next timed drain: a short-lived process may be gone by
+     * then, and its mappings with it. */
+    bpf_ringbuf_submit(record, BPF_RB_FORCE_WAKEUP);
 }
 #endif
 
