@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
                    "1000)")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
     app.add_option("--config", options.config_path,
-                   "YAML configuration: listen, max_series, pin, tools and their cgroup "
+                   "YAML configuration: listen, max_series, pin, tools and their options "
                    "(docs/exporter.md); the command line overrides it");
     app.add_option("--pin", options.pin_dir,
                    "Pin the counting maps in this bpffs directory (0600), and reuse them there: a "
