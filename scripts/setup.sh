@@ -20,7 +20,7 @@ packages=(
     systemtap-sdt-dev                           # <sys/sdt.h> for the USDT test fixture
     iproute2                                    # ip: the audit tests' network namespace and veth
     libcivetweb-dev libyaml-cpp-dev             # the exporter's HTTP server and --config
-    prometheus                                  # promtool and a server for the exporter's tests
+    prometheus wrk                              # promtool, a server and a load generator for the exporter's tests
     qemu-system-x86 busybox-static xz-utils     # second kernel in qemu (tests/second_kernel, label vm)
     ${CORETRACE_EXTRA_PACKAGES:-}
 )

@@ -12,17 +12,20 @@ namespace coretrace::exporter {
 
 namespace {
 
-biolatency::Settings per_disk() {
+biolatency::Settings per_disk(const CollectorSettings& collector) {
     biolatency::Settings settings;
     settings.per_disk = true;
+    settings.queued = collector.options.flag("queued");
     return settings;
 }
 
 class BiolatencyCollector : public Collector {
   public:
     explicit BiolatencyCollector(const CollectorSettings& settings)
-        : skel_(biolatency::start(per_disk(), cgroup_filter(settings),
-                                  pin_maps(settings, "biolatency", {"hists"}))),
+        : queued_(settings.options.flag("queued")),
+          skel_(biolatency::start(
+              per_disk(settings), cgroup_filter(settings),
+              pin_maps(settings, queued_ ? "biolatency_queued" : "biolatency", {"hists"}))),
           hists_(skel_->maps.hists) {
         restrict_pins(skel_.object());
         record_programs(skel_.object());
@@ -32,9 +35,12 @@ class BiolatencyCollector : public Collector {
 
     void collect(prom::Exposition& out) override {
         out.family("coretrace_biolatency_seconds", prom::MetricType::histogram,
-                   "Block I/O latency per disk (biolatency -D): from issue to the device to "
-                   "completion, from log2 slots of whole microseconds; _sum is estimated from "
-                   "the slots.");
+                   queued_ ? "Block I/O latency per disk (biolatency -D -Q): from insertion in "
+                             "the kernel's queue to completion, from log2 slots of whole "
+                             "microseconds; _sum is estimated from the slots."
+                           : "Block I/O latency per disk (biolatency -D): from issue to the "
+                             "device to completion, from log2 slots of whole microseconds; _sum "
+                             "is estimated from the slots.");
         auto items = hists_.items();
         // Busiest disks first: the series cap drops the quietest.
         std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) {
@@ -46,6 +52,7 @@ class BiolatencyCollector : public Collector {
     }
 
   private:
+    bool queued_;
     Skeleton<biolatency_bpf> skel_;
     HashMap<biolatency_key, biolatency_hist> hists_;
     block::DiskNames disks_;

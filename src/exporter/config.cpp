@@ -39,7 +39,57 @@ void only_keys(const std::string& source, const YAML::Node& map,
     }
 }
 
+// One option of a tool's mapping: a scalar, or a sequence of ports joined as "80,443".
+void set_yaml_option(const std::string& source, ToolConfig& tool, const YAML::Node& key_node,
+                     const YAML::Node& value_node) {
+    const auto key = key_node.as<std::string>();
+    std::string value;
+    if (value_node.IsSequence()) {
+        for (const auto& item : value_node) {
+            if (!item.IsScalar())
+                fail(source, item, fmt::format("'{}' must be a list of single values", key));
+            value += (value.empty() ? "" : ",") + item.as<std::string>();
+        }
+    } else {
+        value = scalar(source, value_node, key);
+    }
+    try {
+        set_option(tool.name, key, value, tool.options);
+    } catch (const Error& e) {
+        fail(source, key_node, e.what());
+    }
+}
+
 } // namespace
+
+ToolConfig parse_tool_spec(const std::string& spec) {
+    ToolConfig tool;
+    const auto colon = spec.find(':');
+    tool.name = spec.substr(0, colon);
+    const auto known = collector_names();
+    if (std::find(known.begin(), known.end(), tool.name) == known.end())
+        throw Error(
+            fmt::format("no tool '{}' (the exporter runs: {})", tool.name, fmt::join(known, ", ")));
+    if (colon == std::string::npos)
+        return tool;
+    // KEY or KEY=VALUE, separated by ':' (a value may hold commas: ports=80,443).
+    std::size_t start = colon + 1;
+    while (true) {
+        const auto end = spec.find(':', start);
+        const std::string option =
+            spec.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        if (option.empty())
+            throw Error(
+                fmt::format("{}: an empty option in '{}' (TOOL:KEY[=VALUE]:...)", tool.name, spec));
+        const auto equals = option.find('=');
+        set_option(tool.name, option.substr(0, equals),
+                   equals == std::string::npos ? "" : option.substr(equals + 1), tool.options);
+        if (end == std::string::npos)
+            break;
+        start = end + 1;
+    }
+    return tool;
+}
 
 Config parse_config(const std::string& text, const std::string& source) {
     Config config;
@@ -81,9 +131,11 @@ Config parse_config(const std::string& text, const std::string& source) {
                                  fmt::join(known, ", ")));
             const YAML::Node& settings = entry.second;
             if (!settings.IsNull()) {
-                only_keys(source, settings, {"cgroup"}, fmt::format("tool '{}'", tool.name));
-                if (auto cgroup = settings["cgroup"])
-                    tool.cgroup = scalar(source, cgroup, "cgroup");
+                if (!settings.IsMap())
+                    fail(source, settings,
+                         fmt::format("tool '{}' must be a mapping of its options", tool.name));
+                for (const auto& option : settings)
+                    set_yaml_option(source, tool, option.first, option.second);
             }
             config.tools.push_back(std::move(tool));
         }

@@ -5,12 +5,19 @@
 //   listen: 127.0.0.1:9435
 //   max_series: 1000
 //   pin: /sys/fs/bpf/coretrace
-//   tools:                       # the tools to run and, for each, its filter (default: all)
+//   tools:                       # the tools to run and, for each, its options (default: all)
 //     cpudist: {}
 //     syscount:
 //       cgroup: /sys/fs/cgroup/system.slice   # count tasks of this cgroup v2 only
-//     execsnoop: {}
+//     tcpconnect:
+//       dport: true                           # label the counts with the destination port
+//       ports: [80, 443]                      # or "80,443"
+//
+// A tool's options are those of TOOL:KEY[=VALUE]... on the command line (parse_tool_spec), with
+// the same keys and checks (collector.hpp: set_option).
 #pragma once
+
+#include "collector.hpp"
 
 #include <cstddef>
 #include <optional>
@@ -21,7 +28,7 @@ namespace coretrace::exporter {
 
 struct ToolConfig {
     std::string name;
-    std::string cgroup; // empty: every task
+    ToolOptions options;
 };
 
 struct Config {
@@ -34,5 +41,9 @@ struct Config {
 // Parses `text` (`source` names it in errors); throws a one-line Error.
 Config parse_config(const std::string& text, const std::string& source);
 Config load_config(const std::string& path);
+
+// A tool named on the command line: TOOL[:KEY[=VALUE]]... (`biolatency:queued`,
+// `tcpconnect:dport:ports=80,443`, `cpudist:cgroup=/sys/fs/cgroup/x`); throws a one-line Error.
+ToolConfig parse_tool_spec(const std::string& spec);
 
 } // namespace coretrace::exporter

@@ -18,7 +18,7 @@ Exporter::Exporter(const std::vector<ToolConfig>& tools, const CollectorSettings
     : settings_(settings) {
     for (const auto& tool : tools) {
         CollectorSettings own = settings;
-        own.cgroup = tool.cgroup;
+        own.options = tool.options;
         collectors_.push_back(make_collector(tool.name, own));
     }
 }
@@ -49,6 +49,20 @@ std::string Exporter::scrape() {
     for (const auto& collector : collectors_)
         out.sample({{"tool", std::string(collector->tool())}},
                    static_cast<double>(collector->lost()));
+    out.family("coretrace_exporter_map_entries", prom::MetricType::gauge,
+               "Entries in each BPF map of each tool now (hash maps: counted at this scrape; "
+               "arrays: all of them).");
+    for (const auto& collector : collectors_)
+        for (const auto& map : collector->maps())
+            out.sample({{"tool", std::string(collector->tool())}, {"map", map.name}},
+                       static_cast<double>(map_entries(map)));
+    out.family("coretrace_exporter_map_max_entries", prom::MetricType::gauge,
+               "The size each BPF map of each tool was created with (max_entries): a hash map "
+               "that reaches it counts what it cannot hold as lost.");
+    for (const auto& collector : collectors_)
+        for (const auto& map : collector->maps())
+            out.sample({{"tool", std::string(collector->tool())}, {"map", map.name}},
+                       static_cast<double>(map.max_entries));
     out.family("coretrace_exporter_collector_duration_seconds", prom::MetricType::gauge,
                "Time this scrape spent reading each tool's maps.");
     for (std::size_t i = 0; i < collectors_.size(); i++)

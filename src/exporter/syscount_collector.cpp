@@ -14,8 +14,10 @@ namespace {
 class SyscountCollector : public Collector {
   public:
     explicit SyscountCollector(const CollectorSettings& settings)
-        : skel_(syscount::start({}, cgroup_filter(settings),
-                                pin_maps(settings, "syscount", {"counts"}))),
+        : failures_(settings.options.flag("failures")),
+          skel_(syscount::start(
+              {.failures = failures_}, cgroup_filter(settings),
+              pin_maps(settings, failures_ ? "syscount_failures" : "syscount", {"counts"}))),
           counts_(skel_->maps.counts) {
         restrict_pins(skel_.object());
         record_programs(skel_.object());
@@ -24,8 +26,12 @@ class SyscountCollector : public Collector {
     std::uint64_t lost() const override { return skel_->bss->dropped; }
 
     void collect(prom::Exposition& out) override {
-        out.family("coretrace_syscount_calls_total", prom::MetricType::counter,
-                   "System calls that returned, per system call (syscount).");
+        out.family(failures_ ? "coretrace_syscount_failed_calls_total"
+                             : "coretrace_syscount_calls_total",
+                   prom::MetricType::counter,
+                   failures_ ? "System calls that returned an error, per system call (syscount "
+                               "-x)."
+                             : "System calls that returned, per system call (syscount).");
         auto items = counts_.items();
         // Most frequent first: the series cap drops the rarest.
         std::sort(items.begin(), items.end(),
@@ -35,6 +41,7 @@ class SyscountCollector : public Collector {
     }
 
   private:
+    bool failures_;
     Skeleton<syscount_bpf> skel_;
     HashMap<std::uint32_t, syscount_value> counts_;
 };

@@ -1,5 +1,6 @@
 // `coretrace exporter`: started on a free loopback port, scraped over a plain socket while known
 // work happens, its counts checked against that work, and nothing of it left after it ends.
+#include "block_workload.hpp"
 #include "bpf_objects.hpp"
 #include "scratch_dir.hpp"
 #include "subprocess.hpp"
@@ -17,10 +18,14 @@
 #include <fstream>
 #include <gtest/gtest.h>
 #include <map>
+#include <atomic>
+#include <sstream>
 #include <netinet/in.h>
 #include <nlohmann/json.hpp>
 #include <poll.h>
 #include <string>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -38,20 +43,28 @@ struct Response {
     std::string body;
 };
 
-// One HTTP/1.0 request to 127.0.0.1:port, read to the end (5 s at most).
-Response http_request(int port, const std::string& request) {
-    Response response;
+// A TCP connection to 127.0.0.1:port, or -1.
+int connect_loopback(int port) {
     const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return response;
+        return -1;
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(static_cast<std::uint16_t>(port));
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
         close(fd);
-        return response;
+        return -1;
     }
+    return fd;
+}
+
+// One HTTP/1.0 request to 127.0.0.1:port, read to the end (5 s at most).
+Response http_request(int port, const std::string& request) {
+    Response response;
+    const int fd = connect_loopback(port);
+    if (fd < 0)
+        return response;
     (void)!write(fd, request.data(), request.size());
     std::string raw;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -217,6 +230,169 @@ int promtool_check(const std::string& text) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+// A loopback TCP server on a free port: accepts `sessions` clients one after the other, reads
+// what each sends to its end, answers `reply` bytes and closes.
+class EchoServer {
+  public:
+    EchoServer(int sessions, std::size_t reply) {
+        fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+        listen(fd_, 16);
+        socklen_t length = sizeof address;
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+        port_ = ntohs(address.sin_port);
+        thread_ = std::thread([this, sessions, reply] {
+            const std::string data(reply, 'r');
+            for (int i = 0; i < sessions; i++) {
+                const int client = accept(fd_, nullptr, nullptr);
+                if (client < 0)
+                    return;
+                char buffer[4096];
+                while (read(client, buffer, sizeof buffer) > 0) {
+                }
+                (void)!write(client, data.data(), data.size());
+                close(client);
+            }
+        });
+    }
+    ~EchoServer() {
+        thread_.join();
+        close(fd_);
+    }
+    int port() const { return port_; }
+
+  private:
+    int fd_ = -1;
+    int port_ = 0;
+    std::thread thread_;
+};
+
+// One client session with an EchoServer: connects, sends `send` bytes, shuts its side down,
+// reads the reply to its end; the bytes read.
+std::size_t echo_session(int port, std::size_t send) {
+    const int fd = connect_loopback(port);
+    if (fd < 0)
+        return 0;
+    const std::string data(send, 's');
+    (void)!write(fd, data.data(), data.size());
+    shutdown(fd, SHUT_WR);
+    std::size_t received = 0;
+    char buffer[4096];
+    ssize_t n;
+    while ((n = read(fd, buffer, sizeof buffer)) > 0)
+        received += static_cast<std::size_t>(n);
+    close(fd);
+    return received;
+}
+
+// Scrapes until `series` has `value` (or 3 s passed); its last value.
+double wait_for_value(int port, const std::string& series, double value) {
+    double seen = -1;
+    for (int attempt = 0; attempt < 30 && seen != value; attempt++) {
+        seen = value_of(samples_of(scrape(port).body), series);
+        if (seen != value)
+            std::this_thread::sleep_for(100ms);
+    }
+    return seen;
+}
+
+// The count of one line of /proc/interrupts (the handler `name`, summed over CPUs), or -1.
+long long proc_interrupts(const std::string& name) {
+    std::ifstream in("/proc/interrupts");
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::vector<std::string> words;
+        for (std::string word; fields >> word;)
+            words.push_back(word);
+        if (words.size() < 3 || words.back() != name)
+            continue;
+        long long total = 0;
+        for (std::size_t i = 1; i < words.size() && std::isdigit(words[i][0]); i++)
+            total += std::stoll(words[i]);
+        return total;
+    }
+    return -1;
+}
+
+// The runs of one softirq vector (the row of /proc/softirqs, upper case), summed over CPUs.
+long long proc_softirqs(const std::string& vector) {
+    std::ifstream in("/proc/softirqs");
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::string name;
+        fields >> name;
+        if (name != vector + ":")
+            continue;
+        long long total = 0;
+        for (long long n; fields >> n;)
+            total += n;
+        return total;
+    }
+    return -1;
+}
+
+// A cgroup v1 memory cgroup of this test's own, limited to `limit` bytes (and no swap).
+class MemoryCgroup {
+  public:
+    explicit MemoryCgroup(std::size_t limit) {
+        path_ = "/sys/fs/cgroup/memory/coretrace-exporter-" + std::to_string(getpid());
+        if (!std::filesystem::create_directory(path_))
+            return;
+        std::ofstream(path_ / "memory.limit_in_bytes") << limit << std::endl;
+        if (std::filesystem::exists(path_ / "memory.memsw.limit_in_bytes"))
+            std::ofstream(path_ / "memory.memsw.limit_in_bytes") << limit << std::endl;
+        std::ofstream(path_ / "memory.swappiness") << 0 << std::endl;
+        ok_ = true;
+    }
+    ~MemoryCgroup() {
+        for (int i = 0; i < 100 && rmdir(path_.c_str()) != 0 && errno == EBUSY; i++)
+            usleep(20000);
+    }
+    bool ok() const { return ok_; }
+    void add(pid_t pid) const { std::ofstream(path_ / "cgroup.procs") << pid << std::endl; }
+
+  private:
+    std::filesystem::path path_;
+    bool ok_ = false;
+};
+
+// A cgroup v2 directory of this test's own under /sys/fs/cgroup/unified, or none.
+class UnifiedCgroup {
+  public:
+    explicit UnifiedCgroup(const std::string& name) {
+        const std::filesystem::path unified = "/sys/fs/cgroup/unified";
+        if (!std::filesystem::exists(unified / "cgroup.procs"))
+            return;
+        path_ = unified / (name + "-" + std::to_string(getpid()));
+        std::filesystem::create_directory(path_);
+    }
+    ~UnifiedCgroup() {
+        if (!path_.empty())
+            rmdir(path_.c_str());
+    }
+    bool ok() const { return !path_.empty(); }
+    const std::filesystem::path& path() const { return path_; }
+    void add(pid_t pid) const { std::ofstream(path_ / "cgroup.procs") << pid << std::endl; }
+
+  private:
+    std::filesystem::path path_;
+};
+
+// VmRSS of a process in kB, from /proc/PID/status.
+long rss_kb(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmRSS:", 0) == 0)
+            return std::atol(line.c_str() + 6);
+    return -1;
+}
+
 TEST(Exporter, CountsEachExecOfACommandExactly) {
     // A command name nobody else runs: a symlink to /bin/true named after this test's PID (the
     // new comm is the file name's first 15 bytes).
@@ -332,12 +508,8 @@ TEST(Exporter, HalfOpenClientsDoNotBlockAScrape) {
     // Three clients that send half a request and then nothing (4 workers serve).
     std::vector<int> stalled;
     for (int i = 0; i < 3; i++) {
-        const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_port = htons(static_cast<std::uint16_t>(exporter.port()));
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+        const int fd = connect_loopback(exporter.port());
+        ASSERT_GE(fd, 0);
         (void)!write(fd, "GET /metr", 9);
         stalled.push_back(fd);
     }
@@ -354,7 +526,8 @@ TEST(Exporter, LeavesNothingLoadedAfterSigint) {
     Exporter exporter({});
     ASSERT_NE(exporter.port(), 0) << exporter.process().err();
     const BpfObjects held = held_by(exporter.process().pid());
-    EXPECT_GE(held.progs.size(), 5u) << describe(held);
+    // Every default tool's programs: 10 tools, some with several.
+    EXPECT_GE(held.progs.size(), 10u) << describe(held);
     EXPECT_FALSE(held.maps.empty());
     EXPECT_EQ(scrape(exporter.port()).status, 200);
     exporter.process().signal(SIGINT);
@@ -371,7 +544,18 @@ TEST(Exporter, PrometheusStoresTheCountsOfKnownWork) {
     const std::string link = "/tmp/" + comm;
     unlink(link.c_str());
     ASSERT_EQ(symlink("/bin/true", link.c_str()), 0);
-    Exporter exporter({"execsnoop", "syscount"});
+    // Block I/O counted for the tasks of a cgroup of this test's own (only the child's), TCP
+    // connects for a port of this test's own server.
+    const std::string disk = var_tmp_disk();
+    UnifiedCgroup cgroup("coretrace-exporter-prometheus");
+    const bool block = !disk.empty() && cgroup.ok();
+    constexpr int connects = 4;
+    EchoServer echo(connects, 10);
+    const std::string port = std::to_string(echo.port());
+    std::vector<std::string> tools{"execsnoop", "syscount", "tcpconnect:dport:ports=" + port};
+    if (block)
+        tools.push_back("biolatency:cgroup=" + cgroup.path().string());
+    Exporter exporter(tools);
     ASSERT_NE(exporter.port(), 0) << exporter.process().err();
 
     // A real server on loopback, scraping every second into a data directory of its own.
@@ -399,18 +583,337 @@ TEST(Exporter, PrometheusStoresTheCountsOfKnownWork) {
     constexpr int execs = 7;
     exec_times(link, execs);
     unlink(link.c_str());
-    const std::string query = "coretrace_execsnoop_execs_total{comm=\"" + comm + "\"}";
-    double stored = -1;
-    for (int attempt = 0; attempt < 60 && stored != execs; attempt++) {
-        std::this_thread::sleep_for(250ms);
-        stored = prometheus_query(web, query);
+    for (int i = 0; i < connects; i++)
+        EXPECT_EQ(echo_session(echo.port(), 100), 10u);
+    constexpr int blocks = 16; // K
+    if (block) {
+        // K O_DIRECT writes of one 4 KiB block each, from a child in the cgroup, to a file whose
+        // blocks are allocated and on disk already: K requests, nothing else (no fsync; the
+        // inode's new mtime is written back later, by the kernel's threads, outside the cgroup).
+        DirectFile file;
+        Child child(
+            [&file] {
+                const int fd = open(file.path().c_str(), O_WRONLY | O_DIRECT);
+                void* buffer = nullptr;
+                if (fd < 0 || posix_memalign(&buffer, 4096, 4096) != 0)
+                    _exit(3);
+                std::memset(buffer, 'k', 4096);
+                for (int i = 0; i < blocks; i++)
+                    if (pwrite(fd, buffer, 4096, static_cast<off_t>(i) * 8192) != 4096)
+                        _exit(4);
+                close(fd);
+            },
+            true);
+        cgroup.add(child.pid());
+        child.go();
+        ASSERT_TRUE(child.wait_done());
+        ASSERT_EQ(child.reap(), 0) << "the O_DIRECT workload failed";
     }
-    EXPECT_EQ(stored, execs);
+    // What Prometheus stored, once its scrapes caught up (1 s apart).
+    auto stored = [&](const std::string& query, double expected) {
+        double value = -1;
+        for (int attempt = 0; attempt < 60 && value != expected; attempt++) {
+            std::this_thread::sleep_for(250ms);
+            value = prometheus_query(web, query);
+        }
+        return value;
+    };
+    EXPECT_EQ(stored("coretrace_execsnoop_execs_total{comm=\"" + comm + "\"}", execs), execs);
+    EXPECT_EQ(stored("coretrace_tcpconnect_connects_total{family=\"ipv4\",dport=\"" + port + "\"}",
+                     connects),
+              connects);
+    if (block) {
+        constexpr double requests = blocks;
+        EXPECT_EQ(
+            stored("sum(coretrace_biolatency_seconds_count{disk=\"" + disk + "\"})", requests),
+            requests);
+        EXPECT_EQ(prometheus_query(web, "sum(coretrace_biolatency_seconds_bucket{disk=\"" + disk +
+                                            "\",le=\"+Inf\"})"),
+                  requests);
+    }
     EXPECT_EQ(prometheus_query(web, "up{job=\"coretrace\"}"), 1);
     EXPECT_GT(prometheus_query(web, "sum(coretrace_syscount_calls_total)"), 0);
 
     prometheus.signal(SIGTERM);
     EXPECT_EQ(prometheus.wait(), 0) << prometheus.err();
+    exporter.process().signal(SIGINT);
+    EXPECT_EQ(exporter.process().wait(), 0) << exporter.process().err();
+    if (!block)
+        GTEST_SKIP() << "no whole disk under /var/tmp or no cgroup v2: block I/O unchecked";
+}
+
+// tcpconnect and tcplife, filtered to a port of this test's own server: each connect and each
+// session of the client side counted exactly, with its bytes.
+TEST(Exporter, CountsLoopbackConnectsAndSessionsExactly) {
+    constexpr int sessions = 5;
+    constexpr std::size_t sent = 3000, reply = 700;
+    EchoServer server(sessions, reply);
+    const std::string port = std::to_string(server.port());
+    Exporter exporter({"tcpconnect:dport:ports=" + port, "tcplife:rports=" + port});
+    ASSERT_NE(exporter.port(), 0) << exporter.process().err();
+    for (int i = 0; i < sessions; i++)
+        ASSERT_EQ(echo_session(server.port(), sent), reply);
+
+    const std::string connects =
+        "coretrace_tcpconnect_connects_total{family=\"ipv4\",dport=\"" + port + "\"}";
+    EXPECT_EQ(wait_for_value(exporter.port(), connects, sessions), sessions);
+    const std::string closed = "coretrace_tcplife_sessions_total{family=\"ipv4\"}";
+    EXPECT_EQ(wait_for_value(exporter.port(), closed, sessions), sessions);
+    const Response response = scrape(exporter.port());
+    const auto samples = samples_of(response.body);
+    // Sequence space acknowledged or received: the data, plus at most SYN and FIN each.
+    const double tx = value_of(samples, "coretrace_tcplife_tx_bytes_total{family=\"ipv4\"}");
+    const double rx = value_of(samples, "coretrace_tcplife_rx_bytes_total{family=\"ipv4\"}");
+    EXPECT_GE(tx, sessions * sent);
+    EXPECT_LE(tx, sessions * (sent + 2));
+    EXPECT_GE(rx, sessions * reply);
+    EXPECT_LE(rx, sessions * (reply + 2));
+    EXPECT_EQ(value_of(samples, "coretrace_tcplife_duration_seconds_count{family=\"ipv4\"}"),
+              sessions);
+    EXPECT_EQ(value_of(samples, "coretrace_tcplife_duration_seconds_bucket{family=\"ipv4\","
+                                "le=\"+Inf\"}"),
+              sessions);
+    EXPECT_GT(value_of(samples, "coretrace_tcplife_duration_seconds_sum{family=\"ipv4\"}"), 0);
+    EXPECT_EQ(value_of(samples, "coretrace_tcpconnect_connects_over_cap_total"), 0);
+    EXPECT_EQ(value_of(samples, "coretrace_exporter_events_lost_total{tool=\"tcpconnect\"}"), 0);
+    EXPECT_EQ(value_of(samples, "coretrace_exporter_events_lost_total{tool=\"tcplife\"}"), 0);
+    const int promtool = promtool_check(response.body);
+    if (promtool >= 0) {
+        EXPECT_EQ(promtool, 0) << response.body;
+    }
+    exporter.process().signal(SIGINT);
+    EXPECT_EQ(exporter.process().wait(), 0) << exporter.process().err();
+}
+
+// hardirqs and softirqs against the kernel's own counts: the disk's interrupts while a child
+// does O_DIRECT I/O (/proc/interrupts), and the timer softirq (/proc/softirqs), read around two
+// scrapes; the exporter's delta lies within the kernel's.
+TEST(Exporter, CountsInterruptsAsTheKernelDoes) {
+    const std::string disk = var_tmp_disk();
+    std::string handler;
+    {
+        std::ifstream in("/proc/interrupts");
+        std::string line;
+        while (std::getline(in, line))
+            if (!disk.empty() && line.find("-req.") != std::string::npos &&
+                line.find("virtio") != std::string::npos)
+                handler = line.substr(line.rfind(' ') + 1);
+    }
+    Exporter exporter({"hardirqs", "softirqs"});
+    ASSERT_NE(exporter.port(), 0) << exporter.process().err();
+    const std::string timer = "coretrace_softirqs_runs_total{vector=\"timer\"}";
+    const std::string irq = "coretrace_hardirqs_runs_total{irq=\"" + handler + "\"}";
+
+    const long long kernel_timer_before = proc_softirqs("TIMER");
+    const long long kernel_irq_before = handler.empty() ? 0 : proc_interrupts(handler);
+    auto first = samples_of(scrape(exporter.port()).body);
+    DirectFile file;
+    Child child([&file] { file.run(); }, true);
+    child.go();
+    ASSERT_TRUE(child.wait_done());
+    ASSERT_EQ(child.reap(), 0);
+    std::this_thread::sleep_for(300ms);
+    const Response response = scrape(exporter.port());
+    auto second = samples_of(response.body);
+    const long long kernel_timer = proc_softirqs("TIMER") - kernel_timer_before;
+    const double timer_runs = value_of(second, timer) - value_of(first, timer);
+    EXPECT_GT(timer_runs, 0);
+    EXPECT_LE(timer_runs, kernel_timer);
+    EXPECT_GT(value_of(second, "coretrace_softirqs_seconds_total{vector=\"timer\"}"), 0);
+    EXPECT_NE(response.body.find("coretrace_exporter_program_attached{tool=\"softirqs\""),
+              std::string::npos);
+    if (!handler.empty()) {
+        // The child's 20 requests each completed with an interrupt (or several in one).
+        const long long kernel_irqs = proc_interrupts(handler) - kernel_irq_before;
+        const double irqs = value_of(second, irq) - std::max(0.0, value_of(first, irq));
+        EXPECT_GT(irqs, 0) << handler;
+        EXPECT_LE(irqs, kernel_irqs) << handler;
+        EXPECT_GT(value_of(second, "coretrace_hardirqs_seconds_total{irq=\"" + handler + "\"}"), 0);
+    }
+    exporter.process().signal(SIGINT);
+    EXPECT_EQ(exporter.process().wait(), 0) << exporter.process().err();
+    if (handler.empty())
+        GTEST_SKIP() << "no virtio disk interrupt line for /var/tmp's disk: hardirqs unchecked";
+}
+
+TEST(Exporter, CountsAnOomKillWithItsVictim) {
+    if (!std::filesystem::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+        GTEST_SKIP() << "no cgroup v1 memory controller: an OOM kill cannot be confined";
+    MemoryCgroup cgroup(16u << 20);
+    if (!cgroup.ok())
+        GTEST_SKIP() << "cannot create a memory cgroup";
+    Exporter exporter({"oomkill"});
+    ASSERT_NE(exporter.port(), 0) << exporter.process().err();
+    const std::string comm = "ctoom" + std::to_string(getpid() % 100000);
+    Child child(
+        [&comm] {
+            prctl(PR_SET_NAME, comm.c_str());
+            constexpr std::size_t bytes = 64u << 20;
+            void* memory =
+                mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (memory == MAP_FAILED)
+                _exit(10);
+            for (std::size_t at = 0; at < bytes; at += 4096)
+                static_cast<volatile char*>(memory)[at] = 1;
+            _exit(0);
+        },
+        true);
+    cgroup.add(child.pid());
+    child.go();
+    ASSERT_EQ(child.reap(), 128 + SIGKILL) << "the child was not OOM-killed";
+    const std::string victim = "coretrace_oomkill_victims_total{comm=\"" + comm + "\"}";
+    EXPECT_EQ(wait_for_value(exporter.port(), victim, 1), 1);
+    EXPECT_GE(value_of(samples_of(scrape(exporter.port()).body), "coretrace_oomkill_kills_total"),
+              1);
+    exporter.process().signal(SIGINT);
+    EXPECT_EQ(exporter.process().wait(), 0) << exporter.process().err();
+}
+
+// TOOL:OPTIONS on the command line and the same keys in the configuration.
+TEST(Exporter, ToolOptionsChangeWhatIsCounted) {
+    Exporter exporter({"syscount:failures", "cpudist:offcpu"});
+    ASSERT_NE(exporter.port(), 0) << exporter.process().err();
+    // getppid never fails; close(-1) always does (EBADF).
+    const std::string failed = "coretrace_syscount_failed_calls_total{syscall=\"close\"}";
+    const double before = std::max(0.0, value_of(samples_of(scrape(exporter.port()).body), failed));
+    constexpr int calls = 2000;
+    Child child(
+        [] {
+            for (int i = 0; i < calls; i++) {
+                syscall(SYS_getppid);
+                syscall(SYS_close, -1);
+            }
+        },
+        true);
+    child.go();
+    ASSERT_TRUE(child.wait_done());
+    EXPECT_EQ(child.reap(), 0);
+    const Response response = scrape(exporter.port());
+    const auto samples = samples_of(response.body);
+    EXPECT_GE(value_of(samples, failed) - before, calls);
+    EXPECT_EQ(value_of(samples, "coretrace_syscount_failed_calls_total{syscall=\"getppid\"}"), -1);
+    EXPECT_EQ(response.body.find("coretrace_syscount_calls_total"), std::string::npos);
+    EXPECT_GT(value_of(samples, "coretrace_cpudist_offcpu_seconds_count"), 0);
+    EXPECT_EQ(response.body.find("coretrace_cpudist_oncpu_seconds"), std::string::npos);
+    exporter.process().signal(SIGINT);
+    EXPECT_EQ(exporter.process().wait(), 0) << exporter.process().err();
+
+    ScratchDir dir("exporter-options");
+    const std::string config = dir / "exporter.yml";
+    std::ofstream(config) << "listen: 127.0.0.1:0\ntools:\n  tcpconnect:\n    dport: true\n"
+                             "    ports: [80, 443]\n  softirqs:\n    dist: true\n    cpu: 0\n";
+    Exporter configured({"--config", config}, false);
+    ASSERT_NE(configured.port(), 0) << configured.process().err();
+    const std::string text = scrape(configured.port()).body;
+    EXPECT_NE(text.find("coretrace_softirqs_seconds_bucket{vector=\"timer\""), std::string::npos);
+    EXPECT_NE(text.find("# TYPE coretrace_tcpconnect_connects_over_cap_total counter"),
+              std::string::npos);
+    configured.process().signal(SIGINT);
+    EXPECT_EQ(configured.process().wait(), 0) << configured.process().err();
+}
+
+TEST(Exporter, RefusesBadToolOptionsInOneLine) {
+    struct Case {
+        std::string spec, says;
+    };
+    for (const Case& bad : {
+             Case{"tcpconnect:nosuch", "tcpconnect: no option 'nosuch' (it has: cgroup, ports, "
+                                       "dport)"},
+             Case{"softirqs:cpu=x", "softirqs: option 'cpu' takes a number from 0 to 65535, "
+                                    "not 'x'"},
+             Case{"tcpconnect:ports=99999", "tcpconnect: option 'ports'"},
+             Case{"oomkill:cgroup=/x", "oomkill: no option 'cgroup' (it has none)"},
+             Case{"syscount:failures=maybe", "syscount: option 'failures' takes no value"},
+             Case{"syscount::failures", "syscount: an empty option"},
+         }) {
+        SCOPED_TRACE(bad.spec);
+        auto result = run({coretrace_binary(), "exporter", bad.spec});
+        EXPECT_EQ(result.code, 2) << result.err;
+        EXPECT_NE(result.err.find(bad.says), std::string::npos) << result.err;
+        EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+    }
+    ScratchDir dir("exporter-options");
+    const std::string config = dir / "bad.yml";
+    std::ofstream(config) << "tools:\n  softirqs:\n    cpu: 70000\n";
+    auto result = run({coretrace_binary(), "exporter", "--config", config});
+    EXPECT_EQ(result.code, 1) << result.err;
+    EXPECT_EQ(result.err, "exporter: " + config +
+                              ":3: softirqs: option 'cpu' takes a number from 0 to 65535, not "
+                              "'70000'\n");
+}
+
+TEST(Exporter, ReportsItsMapSizes) {
+    Exporter exporter({"syscount", "execsnoop"});
+    ASSERT_NE(exporter.port(), 0) << exporter.process().err();
+    exec_times("/bin/true", 1);
+    const auto samples = samples_of(scrape(exporter.port()).body);
+    const double entries =
+        value_of(samples, "coretrace_exporter_map_entries{tool=\"syscount\",map=\"counts\"}");
+    const double most =
+        value_of(samples, "coretrace_exporter_map_max_entries{tool=\"syscount\",map=\"counts\"}");
+    // At least the system calls this process and the exporter made; at most the map's size.
+    EXPECT_GE(entries, 5);
+    EXPECT_LE(entries, most);
+    EXPECT_GE(most, 300);
+    // No ring buffer, no .rodata/.bss: only the tools' own maps.
+    for (const auto& [series, value] : samples)
+        if (series.rfind("coretrace_exporter_map_", 0) == 0) {
+            EXPECT_EQ(series.find("ct_events"), std::string::npos) << series;
+            EXPECT_EQ(series.find('.'), std::string::npos) << series;
+        }
+    exporter.process().signal(SIGINT);
+    EXPECT_EQ(exporter.process().wait(), 0) << exporter.process().err();
+}
+
+// wrk on /metrics for 30 s with 16 connections on 2 threads: every response a 200, no socket
+// error, a concurrent plain scrape still answered each second, and the exporter's RSS after the
+// run within 4 MiB of its RSS after a warm-up. One test of ~35 s: run it alone with
+// --gtest_filter='Exporter.WrkLoad*'.
+TEST(Exporter, WrkLoadThirtySecondsNoErrorsFlatRss) {
+    const std::string wrk = on_path("wrk");
+    if (wrk.empty())
+        GTEST_SKIP() << "wrk is not installed (Debian package wrk)";
+    Exporter exporter({"syscount", "runqlat", "execsnoop"});
+    ASSERT_NE(exporter.port(), 0) << exporter.process().err();
+    const std::string url = "http://127.0.0.1:" + std::to_string(exporter.port()) + "/metrics";
+    // Warm-up: civetweb's threads and buffers, the scrape's strings at their size.
+    auto warm = run({wrk, "-t2", "-c16", "-d2s", url});
+    ASSERT_EQ(warm.code, 0) << warm.err;
+    const long rss_warm = rss_kb(exporter.process().pid());
+    ASSERT_GT(rss_warm, 0);
+
+    std::atomic<bool> done{false};
+    std::atomic<int> scrapes{0}, failures{0};
+    std::thread scraper([&] {
+        while (!done.load()) {
+            const auto started = std::chrono::steady_clock::now();
+            const Response response = scrape(exporter.port());
+            if (response.status == 200 && std::chrono::steady_clock::now() - started < 5s)
+                scrapes++;
+            else
+                failures++;
+            std::this_thread::sleep_for(1s);
+        }
+    });
+    auto load = run({wrk, "-t2", "-c16", "-d30s", "--latency", url});
+    done.store(true);
+    scraper.join();
+    const long rss_after = rss_kb(exporter.process().pid());
+
+    ASSERT_EQ(load.code, 0) << load.err;
+    EXPECT_EQ(load.out.find("Non-2xx or 3xx responses"), std::string::npos) << load.out;
+    EXPECT_EQ(load.out.find("Socket errors"), std::string::npos) << load.out;
+    long requests = 0;
+    const auto at = load.out.find(" requests in ");
+    if (at != std::string::npos)
+        requests = std::atol(load.out.c_str() + load.out.rfind('\n', at) + 1);
+    EXPECT_GT(requests, 100) << load.out;
+    EXPECT_GE(scrapes.load(), 20);
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_LE(rss_after, rss_warm + 4096)
+        << "RSS after warm-up " << rss_warm << " kB, after " << rss_after << " kB";
+    const auto samples = samples_of(scrape(exporter.port()).body);
+    EXPECT_GE(value_of(samples, "coretrace_exporter_scrapes_total"), requests);
     exporter.process().signal(SIGINT);
     EXPECT_EQ(exporter.process().wait(), 0) << exporter.process().err();
 }

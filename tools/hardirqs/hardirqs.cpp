@@ -1,8 +1,7 @@
 // hardirqs: hard interrupt handler time (or counts, -C) per handler name, libbpf-tools' hardirqs
 // with its flags and text output, plus --json, raw_tp / tp_btf / tracepoint fallbacks, and the
 // handler runs that could not be recorded reported instead of dropped silently.
-#include "hardirqs.skel.h"
-#include "hardirqs.h"
+#include "hardirqs_setup.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/histogram.hpp"
@@ -27,15 +26,6 @@
 namespace {
 
 using namespace coretrace;
-
-// raw_tp first (no whole-kernel BTF parse at start-up), tp_btf next, the classic tracepoint
-// last; all three see the same events. The classic one reads the name from its record.
-constexpr std::string_view entry_sections[] = {
-    "raw_tp/irq_handler_entry", "tp_btf/irq_handler_entry", "tp/irq/irq_handler_entry"};
-constexpr std::string_view exit_sections[] = {"raw_tp/irq_handler_exit", "tp_btf/irq_handler_exit",
-                                              "tp/irq/irq_handler_exit"};
-constexpr hooks::EventHooks hardirqs_hooks[] = {{"irq_handler_entry", entry_sections},
-                                                {"irq_handler_exit", exit_sections}};
 
 struct Options {
     CommonOptions common;
@@ -135,20 +125,9 @@ int run(Options& options) {
     options.filter.validate();
     StopSignals stop;
 
-    auto skel = Skeleton<hardirqs_bpf>::open();
-    hooks::prefer(skel.object(), hardirqs_hooks[0]);
-    if (options.count)
-        hooks::skip(skel.object(), hardirqs_hooks[1]); // counted at entry: no exit program
-    else
-        hooks::prefer(skel.object(), hardirqs_hooks[1]);
-    options.filter.configure(skel->rodata);
-    skel->rodata->targ_count = options.count;
-    skel->rodata->targ_dist = options.distributed;
-    skel->rodata->targ_ns = options.nanoseconds;
-    skel.load();
-    options.filter.install(skel->maps.ct_cgroup_filter);
+    auto skel =
+        hardirqs::start({options.count, options.distributed, options.nanoseconds}, options.filter);
     Reporter reporter(options, skel.object(), skel->maps.infos, &skel->bss->infos_full);
-    skel.attach();
 
     announce(options.common, options.count ? "Tracing hard irq events... Hit Ctrl-C to end."
                                            : "Tracing hard irq event time... Hit Ctrl-C to end.");
@@ -187,4 +166,4 @@ int hardirqs_main(int argc, char** argv) {
 } // namespace
 
 CORETRACE_TOOL(hardirqs, "hard interrupt handler time or counts per handler", hardirqs_main,
-               hardirqs_hooks);
+               hardirqs::hook_table);

@@ -1,8 +1,7 @@
 // oomkill: OOM kills as they happen, libbpf-tools' oomkill with its text output, from the
 // oom:mark_victim tracepoint, plus --json with the victim's memory, and a count of the records
 // lost.
-#include "oomkill.skel.h"
-#include "oomkill.h"
+#include "oomkill_setup.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/event_loop.hpp"
@@ -18,10 +17,6 @@
 namespace {
 
 using namespace coretrace;
-
-// libbpf-tools uses a kprobe on oom_kill_process(); the tracepoint is what works everywhere.
-constexpr std::string_view victim_sections[] = {"tp/oom/mark_victim"};
-constexpr hooks::EventHooks oomkill_hooks[] = {{"OOM victim marked", victim_sections}};
 
 struct Options {
     CommonOptions common;
@@ -79,8 +74,7 @@ int run(const Options& options) {
     sys::require_bpf_privileges();
     StopSignals stop;
 
-    auto skel = Skeleton<oomkill_bpf>::open();
-    hooks::prefer(skel.object(), oomkill_hooks[0]);
+    auto skel = oomkill::open();
     EventStream::prepare(skel, 1u << 16);
     skel.load();
 
@@ -117,4 +111,4 @@ int oomkill_main(int argc, char** argv) {
 } // namespace
 
 CORETRACE_TOOL(oomkill, "OOM kills: the victim and the process that triggered it", oomkill_main,
-               oomkill_hooks);
+               oomkill::hook_table);

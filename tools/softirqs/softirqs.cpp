@@ -1,8 +1,7 @@
 // softirqs: softirq handler time (and counts, -C) per vector, libbpf-tools' softirqs with its
 // flags and text output, plus --json, raw_tp / tp_btf / tracepoint fallbacks, and the runs the
 // kernel did not let the programs see reported instead of dropped silently.
-#include "softirqs.skel.h"
-#include "softirqs.h"
+#include "softirqs_setup.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/error.hpp"
@@ -22,18 +21,6 @@
 namespace {
 
 using namespace coretrace;
-
-constexpr std::string_view entry_sections[] = {"raw_tp/softirq_entry", "tp_btf/softirq_entry",
-                                               "tp/irq/softirq_entry"};
-constexpr std::string_view exit_sections[] = {"raw_tp/softirq_exit", "tp_btf/softirq_exit",
-                                              "tp/irq/softirq_exit"};
-constexpr hooks::EventHooks softirqs_hooks[] = {{"softirq_entry", entry_sections},
-                                                {"softirq_exit", exit_sections}};
-
-// The kernel's names for the vectors (as libbpf-tools prints them; /proc/softirqs has them in
-// upper case, in the same order).
-constexpr const char* vector_names[SOFTIRQS_NR_VECTORS] = {
-    "hi", "timer", "net_tx", "net_rx", "block", "irq_poll", "tasklet", "sched", "hrtimer", "rcu"};
 
 struct Options {
     CommonOptions common;
@@ -82,7 +69,8 @@ void print(const Options& options, const Snapshot& d) {
         for (int v = 0; v < SOFTIRQS_NR_VECTORS; v++) {
             if (!d.counts[v])
                 continue;
-            nlohmann::json entry{{"name", vector_names[v]}, {"vector", v}, {"count", d.counts[v]}};
+            nlohmann::json entry{
+                {"name", softirqs::vector_names[v]}, {"vector", v}, {"count", d.counts[v]}};
             if (options.distributed)
                 entry["buckets"] = log2_hist_json(d.slots[v], unit);
             else
@@ -104,7 +92,7 @@ void print(const Options& options, const Snapshot& d) {
             const std::string hist = format_log2_hist(d.slots[v], unit);
             if (hist.empty())
                 continue;
-            out += fmt::format("softirq = {}\n{}\n", vector_names[v], hist);
+            out += fmt::format("softirq = {}\n{}\n", softirqs::vector_names[v], hist);
         }
     } else {
         if (options.count)
@@ -115,7 +103,7 @@ void print(const Options& options, const Snapshot& d) {
         for (int v = 0; v < SOFTIRQS_NR_VECTORS; v++) {
             if (!d.counts[v])
                 continue;
-            out += fmt::format("{:<16} {:>11}", vector_names[v], d.times[v]);
+            out += fmt::format("{:<16} {:>11}", softirqs::vector_names[v], d.times[v]);
             if (options.count)
                 out += fmt::format("  {:>11}", d.counts[v]);
             out += "\n";
@@ -138,16 +126,7 @@ int run(const Options& options) {
     }
     StopSignals stop;
 
-    auto skel = Skeleton<softirqs_bpf>::open();
-    hooks::prefer(skel.object(), softirqs_hooks[0]);
-    hooks::prefer(skel.object(), softirqs_hooks[1]);
-    skel->rodata->targ_dist = options.distributed;
-    skel->rodata->targ_ns = options.nanoseconds;
-    skel->rodata->targ_cpu = options.cpu;
-    skel.load();
-    if (!skel->bss)
-        throw Error("this kernel cannot memory-map BPF maps (Linux 5.7 or later is needed)");
-    skel.attach();
+    auto skel = softirqs::start({options.distributed, options.nanoseconds, options.cpu});
 
     announce(options.common, "Tracing soft irq event time... Hit Ctrl-C to end.");
     // Everything starts at 0 when loaded: a first snapshot taken here instead, after the
@@ -191,4 +170,4 @@ int softirqs_main(int argc, char** argv) {
 } // namespace
 
 CORETRACE_TOOL(softirqs, "softirq handler time and counts per vector", softirqs_main,
-               softirqs_hooks);
+               softirqs::hook_table);

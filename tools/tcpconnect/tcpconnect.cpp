@@ -2,8 +2,7 @@
 // with its flags and text output, on fexit/tcp_v4_connect and fexit/tcp_v6_connect where the
 // kernel allows fentry, else on sock:inet_sock_set_state and connect(2)'s exit tracepoint, plus
 // --json, -C CGROUP, every filter in the kernel, and a count of records lost.
-#include "tcpconnect.skel.h"
-#include "tcpconnect.h"
+#include "tcpconnect_setup.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/error.hpp"
@@ -35,18 +34,6 @@ struct Options {
     std::string cgroup;
     long duration_s = 0;
     bool timestamp = false, print_uid = false, count = false, source_port = false;
-};
-
-// Two paths (hooks::prefer_path): the function hooks (fexit on tcp_v4_connect and tcp_v6_connect),
-// or sock:inet_sock_set_state (CLOSE->SYN_SENT, leaving SYN_SENT, both families) with connect(2)'s
-// exit. The first row decides.
-constexpr std::string_view connect_v4[] = {"fexit/tcp_v4_connect", "tp/sock/inet_sock_set_state"};
-constexpr std::string_view connect_v6[] = {"fexit/tcp_v6_connect", "tp/sock/inet_sock_set_state"};
-constexpr std::string_view connect_exit[] = {"tp/syscalls/sys_exit_connect"};
-constexpr hooks::EventHooks tcpconnect_hooks[] = {
-    {"TCP connect over IPv4", connect_v4},
-    {"TCP connect over IPv6", connect_v6},
-    {"connect(2) exit", connect_exit, /*optional=*/false, hooks::Path::tracepoint},
 };
 
 // -c: connects counted per local address, remote address, [local port,] remote port.
@@ -152,9 +139,7 @@ int run(const Options& options) {
     filter.validate();
     StopSignals stop;
 
-    auto skel = Skeleton<tcpconnect_bpf>::open();
-    hooks::prefer_path(skel.object(), tcpconnect_hooks);
-    inet::store_ports(options.ports, skel->rodata->targ_ports, skel->rodata->targ_ports_len);
+    auto skel = tcpconnect::open({options.ports});
     run_events<tcpconnect_event, Printer>(skel, filter, stop, options.common,
                                           {.banner = "Tracing connect ... Hit Ctrl-C to end",
                                            .duration = seconds(options.duration_s),
@@ -203,4 +188,4 @@ int tcpconnect_main(int argc, char** argv) {
 } // namespace
 
 CORETRACE_TOOL(tcpconnect, "active TCP connections (connect(2)), IPv4 and IPv6", tcpconnect_main,
-               tcpconnect_hooks);
+               tcpconnect::hook_table);

@@ -1,8 +1,7 @@
 // tcplife: TCP sessions as they close, with their owner, addresses, ports, bytes and lifespan:
 // libbpf-tools' tcplife with its flags and text output, plus --json, an owner seen at accept(2)
 // for passive sockets, every filter in the kernel, and a count of records lost.
-#include "tcplife.skel.h"
-#include "tcplife.h"
+#include "tcplife_setup.hpp"
 
 #include "coretrace/clock.hpp"
 #include "coretrace/error.hpp"
@@ -30,15 +29,6 @@ struct Options {
     bool ipv4 = false, ipv6 = false, wide = false;
     std::string local_ports, remote_ports;
     long duration_s = 0;
-};
-
-constexpr std::string_view state_change[] = {"tp/sock/inet_sock_set_state"};
-constexpr std::string_view accept4_exit[] = {"tp/syscalls/sys_exit_accept4"};
-constexpr std::string_view accept_exit[] = {"tp/syscalls/sys_exit_accept"};
-constexpr hooks::EventHooks tcplife_hooks[] = {
-    {"TCP state change", state_change},
-    {"accept4(2) exit (owner of a passive socket)", accept4_exit},
-    {"accept(2) exit (owner of a passive socket)", accept_exit},
 };
 
 class Printer {
@@ -96,15 +86,11 @@ int run(const Options& options) {
         sys::require_process(options.pid);
     StopSignals stop;
 
-    auto skel = Skeleton<tcplife_bpf>::open();
-    for (const auto& event : tcplife_hooks)
-        hooks::prefer(skel.object(), event);
-    skel->rodata->targ_pid = static_cast<__u32>(options.pid);
-    skel->rodata->targ_family = options.ipv4 ? AF_INET : options.ipv6 ? AF_INET6 : 0;
-    inet::store_ports(options.local_ports, skel->rodata->targ_sports,
-                      skel->rodata->targ_sports_len);
-    inet::store_ports(options.remote_ports, skel->rodata->targ_dports,
-                      skel->rodata->targ_dports_len);
+    auto skel = tcplife::open({options.pid,
+                               options.ipv4   ? AF_INET
+                               : options.ipv6 ? AF_INET6
+                                              : 0,
+                               options.local_ports, options.remote_ports});
     run_events<tcplife_event, Printer>(skel, stop, options.common,
                                        {.banner = "Tracing TCP sessions... Hit Ctrl-C to end.",
                                         .duration = seconds(options.duration_s),
@@ -147,4 +133,4 @@ int tcplife_main(int argc, char** argv) {
 } // namespace
 
 CORETRACE_TOOL(tcplife, "TCP sessions as they close: owner, ports, bytes, lifespan", tcplife_main,
-               tcplife_hooks);
+               tcplife::hook_table);
