@@ -22,6 +22,7 @@ packages=(
     libcivetweb-dev libyaml-cpp-dev             # the exporter's HTTP server and --config
     prometheus wrk                              # promtool, a server and a load generator for the exporter's tests
     qemu-system-x86 busybox-static xz-utils     # second kernel in qemu (tests/second_kernel, label vm)
+    chromium                                    # renders profile's flame graph SVG in its test
     ${CORETRACE_EXTRA_PACKAGES:-}
 )
 missing=()

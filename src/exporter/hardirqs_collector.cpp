@@ -3,8 +3,7 @@
 // in nanoseconds (hardirqs -N) into a counter of seconds; with hardirqs:dist, each handler has a
 // histogram of the time per run instead (hardirqs -d), in log2 slots of whole microseconds.
 #include "collector.hpp"
-// Relative: CMakeLists.txt does not link hardirqs_skel into coretrace-exporter (yet).
-#include "../../tools/hardirqs/hardirqs_setup.hpp"
+#include "hardirqs_setup.hpp"
 
 #include "coretrace/map.hpp"
 #include "coretrace/record_output.hpp"

@@ -4,8 +4,7 @@
 #include "capped_counts.hpp"
 #include "collector.hpp"
 #include "event_pump.hpp"
-// Relative: CMakeLists.txt does not link oomkill_skel into coretrace-exporter (yet).
-#include "../../tools/oomkill/oomkill_setup.hpp"
+#include "oomkill_setup.hpp"
 
 #include "coretrace/record_output.hpp"
 

@@ -3,8 +3,7 @@
 // softirqs:dist, each vector has a histogram of the time per run instead (softirqs -d), in log2
 // slots of whole microseconds. The totals are the BPF side's .bss, read where it is mapped.
 #include "collector.hpp"
-// Relative: CMakeLists.txt does not link softirqs_skel into coretrace-exporter (yet).
-#include "../../tools/softirqs/softirqs_setup.hpp"
+#include "softirqs_setup.hpp"
 
 #include "coretrace/error.hpp"
 

@@ -5,8 +5,7 @@
 #include "capped_counts.hpp"
 #include "collector.hpp"
 #include "event_pump.hpp"
-// Relative: CMakeLists.txt does not link tcpconnect_skel into coretrace-exporter (yet).
-#include "../../tools/tcpconnect/tcpconnect_setup.hpp"
+#include "tcpconnect_setup.hpp"
 
 #include <string>
 #include <utility>

@@ -3,8 +3,7 @@
 // are summed in user space, so the histogram's _sum is exact (not estimated from the slots).
 #include "collector.hpp"
 #include "event_pump.hpp"
-// Relative: CMakeLists.txt does not link tcplife_skel into coretrace-exporter (yet).
-#include "../../tools/tcplife/tcplife_setup.hpp"
+#include "tcplife_setup.hpp"
 
 #include "coretrace/error.hpp"
 
