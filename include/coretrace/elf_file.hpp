@@ -33,6 +33,11 @@ struct Note {
     std::string_view desc; // points into the file's data, valid while the ElfFile lives
 };
 
+struct LoadSegment {
+    std::uint64_t offset = 0, file_size = 0;    // p_offset, p_filesz
+    std::uint64_t address = 0, memory_size = 0; // p_vaddr, p_memsz
+};
+
 struct Section {
     std::string name;
     std::uint64_t address = 0, offset = 0, size = 0;
@@ -42,6 +47,8 @@ class File {
   public:
     // Opens `path`; throws Error: "PATH: No such file or directory", "PATH is not an ELF file".
     explicit File(const std::string& path);
+    // An ELF image in memory (the vdso), copied; `name` stands for the path in messages.
+    static File from_memory(std::string name, std::string_view image);
     ~File();
     File(File&&) noexcept;
     File& operator=(File&&) noexcept;
@@ -64,13 +71,24 @@ class File {
     // The file offset holding virtual address `address` (through the PT_LOAD segments), or
     // nullopt when no loadable segment covers it.
     std::optional<std::uint64_t> file_offset(std::uint64_t address) const;
+    // The PT_LOAD segments: where each part of the file is mapped.
+    std::vector<LoadSegment> load_segments() const;
     std::optional<Section> section(std::string_view name) const;
+    // The bytes of section `name` (empty when missing or without file contents); valid while
+    // the File lives.
+    std::string_view section_data(std::string_view name) const;
+    // The GNU build id (NT_GNU_BUILD_ID) in lower-case hex, or "".
+    std::string build_id() const;
+    // True when the file has a .symtab (not stripped).
+    bool has_symtab() const;
     // Every note in SHT_NOTE sections (or PT_NOTE segments when there are no section headers)
     // whose owner is `owner` (all notes when empty).
     std::vector<Note> notes(std::string_view owner = {}) const;
 
   private:
+    File() = default;
     std::string path_;
+    std::string memory_; // the image, for from_memory
     int fd_ = -1;
     Elf* elf_ = nullptr;
 };

@@ -4,13 +4,13 @@
 // .gnu_debuglink), the vdso, PIE executables and shared libraries. Deleted files and memfd
 // mappings are still read (through /proc/PID/map_files) and marked as such in the module name.
 //
-// Each process's mappings and files are read once and kept (files stay open), so a process that
-// exits after remember(pid) still resolves. What cannot be resolved is "[unknown]", quietly; the
-// counts of resolved and unknown frames are kept for -v and tests.
+// Each process's mappings and the symbols of its files are read once and kept (a file's symbols
+// once for all the processes that map it), so a process that exits after remember(pid) still
+// resolves. What cannot be resolved is "[unknown]", quietly; the counts of resolved and unknown
+// frames are kept for -v and tests.
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
 #include <sys/types.h>
@@ -19,15 +19,14 @@
 namespace coretrace::symbols {
 
 class KernelSymbols;
-class ProcessImage;
 
 struct Frame {
     std::uint64_t address = 0;
     std::string function;     // empty when unknown
     std::uint64_t offset = 0; // address - the function's start
     // Kernel: the module ("" for vmlinux). User: the mapped file's path, "[vdso]", a deleted
-    // file as "PATH (deleted)", a memfd as "memfd:NAME (deleted)", or "" when no mapping holds
-    // the address.
+    // file as "PATH (deleted)", a memfd as "memfd:NAME (deleted)", "[anon]" for anonymous
+    // executable memory (JIT code), or "" when no executable mapping holds the address.
     std::string module;
 
     bool known() const { return !function.empty(); }
@@ -67,9 +66,9 @@ class Symbolizer {
     bool kernel_visible();
 
   private:
+    struct State;
     const KernelSymbols& kernel_symbols();
-    std::unique_ptr<KernelSymbols> kernel_;
-    std::map<pid_t, std::unique_ptr<ProcessImage>> processes_;
+    std::unique_ptr<State> state_;
     SymbolizerStats stats_;
 };
 

@@ -81,6 +81,18 @@ File::File(const std::string& path) : path_(path) {
     }
 }
 
+File File::from_memory(std::string name, std::string_view image) {
+    if (elf_version(EV_CURRENT) == EV_NONE)
+        throw Error("libelf is too old");
+    File file;
+    file.path_ = std::move(name);
+    file.memory_.assign(image);
+    file.elf_ = elf_memory(file.memory_.data(), file.memory_.size());
+    if (!file.elf_ || elf_kind(file.elf_) != ELF_K_ELF)
+        throw Error(file.path_ + " is not an ELF image");
+    return file;
+}
+
 File::~File() {
     if (elf_)
         elf_end(elf_);
@@ -89,13 +101,17 @@ File::~File() {
 }
 
 File::File(File&& other) noexcept
-    : path_(std::move(other.path_)), fd_(std::exchange(other.fd_, -1)),
-      elf_(std::exchange(other.elf_, nullptr)) {}
+    : path_(std::move(other.path_)), memory_(std::move(other.memory_)),
+      fd_(std::exchange(other.fd_, -1)), elf_(std::exchange(other.elf_, nullptr)) {}
 
 File& File::operator=(File&& other) noexcept {
     if (this != &other) {
-        this->~File();
+        if (elf_)
+            elf_end(elf_);
+        if (fd_ >= 0)
+            ::close(fd_);
         path_ = std::move(other.path_);
+        memory_ = std::move(other.memory_);
         fd_ = std::exchange(other.fd_, -1);
         elf_ = std::exchange(other.elf_, nullptr);
     }
@@ -167,17 +183,66 @@ std::optional<Symbol> File::find_symbol(std::string_view name) const {
 }
 
 std::optional<std::uint64_t> File::file_offset(std::uint64_t address) const {
+    for (const auto& segment : load_segments())
+        if (address >= segment.address && address < segment.address + segment.memory_size)
+            return address - segment.address + segment.offset;
+    return std::nullopt;
+}
+
+std::vector<LoadSegment> File::load_segments() const {
+    std::vector<LoadSegment> segments;
     std::size_t count = 0;
     if (elf_getphdrnum(elf_, &count) != 0)
-        return std::nullopt;
+        return segments;
     for (std::size_t i = 0; i < count; i++) {
         GElf_Phdr phdr;
-        if (!gelf_getphdr(elf_, static_cast<int>(i), &phdr) || phdr.p_type != PT_LOAD)
-            continue;
-        if (address >= phdr.p_vaddr && address < phdr.p_vaddr + phdr.p_memsz)
-            return address - phdr.p_vaddr + phdr.p_offset;
+        if (gelf_getphdr(elf_, static_cast<int>(i), &phdr) && phdr.p_type == PT_LOAD)
+            segments.push_back({phdr.p_offset, phdr.p_filesz, phdr.p_vaddr, phdr.p_memsz});
     }
-    return std::nullopt;
+    return segments;
+}
+
+std::string_view File::section_data(std::string_view name) const {
+    std::size_t strings = 0;
+    if (elf_getshdrstrndx(elf_, &strings) != 0)
+        return {};
+    for (Elf_Scn* scn = nullptr; (scn = elf_nextscn(elf_, scn)) != nullptr;) {
+        GElf_Shdr shdr;
+        if (!gelf_getshdr(scn, &shdr) || shdr.sh_type == SHT_NOBITS)
+            continue;
+        const char* section_name = elf_strptr(elf_, strings, shdr.sh_name);
+        if (!section_name || name != section_name)
+            continue;
+        Elf_Data* data = elf_getdata(scn, nullptr);
+        if (!data || !data->d_buf)
+            return {};
+        return {static_cast<const char*>(data->d_buf), data->d_size};
+    }
+    return {};
+}
+
+std::string File::build_id() const {
+    for (const auto& note : notes("GNU")) {
+        if (note.type != NT_GNU_BUILD_ID)
+            continue;
+        std::string hex;
+        for (unsigned char byte : note.desc) {
+            constexpr char digits[] = "0123456789abcdef";
+            hex += digits[byte >> 4];
+            hex += digits[byte & 15];
+        }
+        return hex;
+    }
+    return {};
+}
+
+bool File::has_symtab() const {
+    for (Elf_Scn* scn = nullptr; (scn = elf_nextscn(elf_, scn)) != nullptr;) {
+        GElf_Shdr shdr;
+        if (gelf_getshdr(scn, &shdr) && shdr.sh_type == SHT_SYMTAB)
+            return true;
+    }
+    return false;
 }
 
 std::optional<Section> File::section(std::string_view name) const {
