@@ -48,10 +48,11 @@ struct {
     __type(value, struct pending);
 } pendings SEC(".maps");
 
+/* Preallocated: without, a burst of allocations (kernel mode sees tens of thousands a second)
+ * empties the per-CPU caches that BPF's allocator refills only later, and updates fail. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, MEMLEAK_MAX_ALLOCS);
-    __uint(map_flags, BPF_F_NO_PREALLOC);
     __type(key, __u64);
     __type(value, struct memleak_alloc);
 } allocs SEC(".maps");

@@ -16,6 +16,7 @@
 #include "coretrace/record_output.hpp"
 #include "coretrace/run_loop.hpp"
 #include "coretrace/skeleton.hpp"
+#include "coretrace/stack_report.hpp"
 #include "coretrace/stack_traces.hpp"
 #include "coretrace/symbolizer.hpp"
 #include "coretrace/system.hpp"
@@ -398,7 +399,8 @@ class Reporter {
         // The tracepoint's own frames come first: the stack begins at the allocation.
         std::size_t skip = 0;
         while (skip < out.size() && out[skip].known() &&
-               stacks::is_tracing_frame(out[skip].function))
+               (stacks::is_tracing_frame(out[skip].function) ||
+                out[skip].function == "trace_call_bpf"))
             skip++;
         out.erase(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(skip));
         return out;
@@ -431,19 +433,10 @@ class Reporter {
     void print_json(const std::vector<StackTotal>& totals, std::uint64_t stackless) {
         auto stacks = nlohmann::json::array();
         for (const auto& total : totals) {
-            auto frame_list = nlohmann::json::array();
-            for (const auto& frame : frames(total.stack_id)) {
-                nlohmann::json f{{"address", frame.address},
-                                 {"function", frame.known() ? frame.function : "[unknown]"},
-                                 {"offset", frame.offset}};
-                if (!frame.module.empty())
-                    f["module"] = frame.module;
-                frame_list.push_back(std::move(f));
-            }
             nlohmann::json s{{"bytes", total.bytes},
                              {"allocations", total.allocations},
                              {"stack_id", total.stack_id},
-                             {"frames", std::move(frame_list)}};
+                             {"frames", stacks::frames_json(frames(total.stack_id))}};
             if (options_.show_allocs) {
                 auto blocks = nlohmann::json::array();
                 for (const auto& [address, size] : total.blocks)
@@ -729,36 +722,3 @@ int memleak_main(int argc, char** argv) {
 
 CORETRACE_TOOL(memleak, "outstanding allocations by stack (user via uprobes, kernel via kmem)",
                memleak_main, memleak_hooks);
-
-// TEMPORARY-SYMBOLIZER-STUB: addresses only, until the library's symbolizer is in this branch.
-#include "coretrace/kernel_symbols.hpp"
-namespace coretrace::symbols {
-class ProcessImage {};
-Symbolizer::Symbolizer() = default;
-Symbolizer::~Symbolizer() = default;
-std::vector<Frame> Symbolizer::kernel_stack(const std::vector<std::uint64_t>& addresses) {
-    std::vector<Frame> out;
-    for (auto a : addresses)
-        out.push_back(Frame{a, "", 0, ""});
-    return out;
-}
-std::vector<Frame> Symbolizer::user_stack(pid_t, const std::vector<std::uint64_t>& addresses) {
-    return kernel_stack(addresses);
-}
-bool Symbolizer::remember(pid_t) {
-    return true;
-}
-} // namespace coretrace::symbols
-namespace coretrace::stacks {
-std::vector<std::uint64_t> read(int map_fd, std::int64_t id) {
-    std::vector<std::uint64_t> out(127);
-    if (id < 0 || bpf_map_lookup_elem(map_fd, &id, out.data()) != 0)
-        return {};
-    while (!out.empty() && !out.back())
-        out.pop_back();
-    return out;
-}
-bool is_tracing_frame(std::string_view) {
-    return false;
-}
-} // namespace coretrace::stacks
