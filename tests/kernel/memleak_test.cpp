@@ -248,8 +248,9 @@ TEST(Memleak, KernelModeSeesPipesHeldOpen) {
     for (const auto& s : stacks) {
         EXPECT_GT(s["bytes"].get<long>(), 0);
         EXPECT_GT(s["allocations"].get<long>(), 0);
-        if (previous >= 0)
+        if (previous >= 0) {
             EXPECT_LE(s["bytes"].get<long>(), previous); // biggest first
+        }
         previous = s["bytes"];
         // pipe(2)'s own allocations: its pipe_inode_info, buffer array, inode, dentry and files.
         if (names_function(s, "create_pipe_files") || names_function(s, "do_pipe2") ||
@@ -281,6 +282,7 @@ TEST(Memleak, BadInputIsRefusedInOneLine) {
 
 TEST(Memleak, NothingRemainsAfterExit) {
     expect_cleanup({"memleak"}, SIGINT, 6);
+    expect_cleanup({"memleak", "-P", "1", "1"}, 0, 8); // with the percpu tracepoints
     auto target = start_memleak_target();
     expect_cleanup({"memleak", "-p", std::to_string(target->pid())}, SIGTERM, 2);
     expect_cleanup({"memleak", "-c", kTarget + " auto"}, 0, 2);

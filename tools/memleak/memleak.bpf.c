@@ -348,7 +348,10 @@ int memleak_page_free(struct trace_event_raw_mm_page_free* ctx) {
 
 SEC("tp/percpu/percpu_alloc_percpu")
 int memleak_percpu_alloc(struct trace_event_raw_percpu_alloc_percpu* ctx) {
-    __u64 size = bpf_core_field_exists(ctx->bytes_alloc) ? ctx->bytes_alloc : ctx->size;
+    /* bytes_alloc since 5.19 (size before). Read through probe reads: the compiler merges two
+     * direct ctx loads into one at a computed offset, which the verifier refuses. */
+    __u64 size = bpf_core_field_exists(ctx->bytes_alloc) ? BPF_CORE_READ(ctx, bytes_alloc)
+                                                         : BPF_CORE_READ(ctx, size);
     return kernel_alloc(ctx, (__u64)ctx->ptr, size);
 }
 
