@@ -131,7 +131,8 @@ int run(Options& options) {
     printer.header();
     pump_events(*stream, stop, seconds(options.duration_s));
     links.clear();
-    finish_events(*stream, options.common, skel->bss->starts_dropped);
+    finish_events(*stream, options.common, skel->bss->starts_dropped,
+                  recursion_misses(skel.object()));
     return 0;
 }
 

@@ -109,7 +109,8 @@ int run(Options& options) {
     printer.header();
     pump_events(*stream, stop, seconds(options.duration_s));
     links.clear();
-    finish_events(*stream, options.common, skel->bss->starts_dropped);
+    finish_events(*stream, options.common, skel->bss->starts_dropped,
+                  recursion_misses(skel.object()));
     return 0;
 }
 
@@ -117,7 +118,8 @@ int javagc_main(int argc, char** argv) {
     Options options;
     CLI::App app{
         "Monitor the time Java garbage collections take: USDT probes hotspot:gc__begin and\n"
-        "hotspot:gc__end in the libjvm.so of one running JVM.\n\n"
+        "hotspot:gc__end in the libjvm.so of one running JVM. Whole collections only: the\n"
+        "hotspot:mem__pool__gc__begin/end probes libbpf-tools also attaches are not used.\n\n"
         "USAGE: javagc [-h] -p PID [-t GC time] [-d DURATION] [--json]\n\n"
         "EXAMPLES:\n"
         "    javagc -p 185            # trace PID 185\n"
