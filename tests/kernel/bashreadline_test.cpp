@@ -156,4 +156,7 @@ TEST(Bashreadline, NothingRemainsAfterExit) {
     expect_cleanup({"bashreadline"}, SIGINT);
     expect_cleanup({"bashreadline", "--json"}, SIGTERM);
     expect_cleanup({"bashreadline", "-d", "1"}, 0);
+    // -s by library name: the shared libreadline (installed with bash's dependencies here).
+    if (::access("/lib/x86_64-linux-gnu/libreadline.so.8", R_OK) == 0)
+        expect_cleanup({"bashreadline", "-s", "libreadline"}, SIGINT);
 }

@@ -6,6 +6,7 @@
 #include "bashreadline.h"
 
 #include "coretrace/clock.hpp"
+#include "coretrace/error.hpp"
 #include "coretrace/event_loop.hpp"
 #include "coretrace/record_output.hpp"
 #include "coretrace/skeleton.hpp"
@@ -61,13 +62,30 @@ class Printer {
     KernelClock clock_;
 };
 
+// Where readline() is: in the -s library; else in /bin/bash (readline linked in statically, as
+// on Debian), or failing that in the shared libreadline a dynamically linked bash uses (as
+// libbpf-tools finds it). A missing file, or one without readline(), is one line of error.
+uprobe::Target find_readline(const Options& options) {
+    uprobe::Spec spec;
+    spec.function = "readline";
+    spec.binary = options.shared.empty() ? kDefaultBash : options.shared;
+    if (!options.shared.empty())
+        return uprobe::resolve(spec);
+    try {
+        return uprobe::resolve(spec);
+    } catch (const Error& in_bash) {
+        spec.binary = "libreadline";
+        try {
+            return uprobe::resolve(spec);
+        } catch (const Error&) {
+            throw in_bash;
+        }
+    }
+}
+
 int run(Options& options) {
     sys::require_bpf_privileges();
-    uprobe::Spec spec;
-    spec.binary = options.shared.empty() ? kDefaultBash : options.shared;
-    spec.function = "readline";
-    // A missing bash or library, or one without readline(), is refused before anything loads.
-    const uprobe::Target target = uprobe::resolve(spec);
+    const uprobe::Target target = find_readline(options);
     StopSignals stop;
 
     auto skel = Skeleton<bashreadline_bpf>::open();
